@@ -1,0 +1,246 @@
+//! Node configuration (JSON5), with an embedded, commented default.
+
+use std::{fmt, path::Path};
+
+use serde::Deserialize;
+
+use crate::{Error, topic::validate_key};
+
+/// The commented default configuration, as shipped in `DEFAULT_CONFIG.json5`.
+pub const DEFAULT_CONFIG: &str = include_str!("../DEFAULT_CONFIG.json5");
+
+/// Role of a node in the zenoh network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Direct peer-to-peer.
+    Peer,
+    /// Through a router.
+    Client,
+    /// A router.
+    Router,
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Peer => "peer",
+            Mode::Client => "client",
+            Mode::Router => "router",
+        })
+    }
+}
+
+/// Configuration of a [`crate::Node`]. See `DEFAULT_CONFIG.json5` for every field.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Node name, unique within the domain.
+    pub name: String,
+    /// Domain (vehicle) name: the second key segment.
+    pub domain: String,
+    /// Network role.
+    pub mode: Mode,
+    /// Listen endpoints (`None`: per-mode default).
+    #[serde(default)]
+    pub listen: Option<Vec<String>>,
+    /// Connect endpoints (`None`: per-mode default).
+    #[serde(default)]
+    pub connect: Option<Vec<String>>,
+    /// UDP multicast scouting.
+    #[serde(default)]
+    pub multicast_scouting: bool,
+    /// Late-join history query timeout.
+    #[serde(default = "default_history_timeout")]
+    pub history_timeout_ms: u64,
+    /// Raw zenoh configuration merged on top.
+    #[serde(default)]
+    pub zenoh: serde_json::Map<String, serde_json::Value>,
+}
+
+fn default_history_timeout() -> u64 {
+    1000
+}
+
+/// The default router endpoint on a host.
+pub const DEFAULT_ROUTER_ENDPOINT: &str = "tcp/127.0.0.1:7447";
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self::from_json5(DEFAULT_CONFIG).expect("embedded DEFAULT_CONFIG.json5 is valid")
+    }
+}
+
+impl NodeConfig {
+    /// The default configuration with another name.
+    pub fn named(name: &str) -> Self {
+        Self { name: name.to_owned(), ..Self::default() }
+    }
+
+    /// Parse JSON5 text. Missing fields take the defaults of `DEFAULT_CONFIG.json5`.
+    pub fn from_json5(text: &str) -> Result<Self, Error> {
+        // Overlay the text on the defaults at the top level, so a file may give only what it changes.
+        let mut merged: serde_json::Map<String, serde_json::Value> = if text.as_ptr()
+            == DEFAULT_CONFIG.as_ptr()
+        {
+            serde_json::Map::new()
+        } else {
+            json5::from_str(DEFAULT_CONFIG).map_err(|e| Error::Config(format!("embedded default: {e}")))?
+        };
+        let user: serde_json::Value =
+            json5::from_str(text).map_err(|e| Error::Config(format!("invalid JSON5: {e}")))?;
+        let serde_json::Value::Object(user) = user else {
+            return Err(Error::Config(format!(
+                "expected a JSON5 object at the top level, found {}",
+                kind(&user)
+            )));
+        };
+        merged.extend(user);
+        let cfg: NodeConfig = serde_json::from_value(serde_json::Value::Object(merged))
+            .map_err(|e| Error::Config(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Read and parse a JSON5 file; errors name the file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, Error> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Config(format!("{}: cannot read: {e}", path.display())))?;
+        Self::from_json5(&text).map_err(|e| match e {
+            Error::Config(m) => Error::Config(format!("{}: {m}", path.display())),
+            other => other,
+        })
+    }
+
+    /// Check names and endpoints.
+    pub fn validate(&self) -> Result<(), Error> {
+        for (what, v) in [("name", &self.name), ("domain", &self.domain)] {
+            validate_key(v).map_err(|e| Error::Config(format!("`{what}`: {e}")))?;
+            if v.contains('/') {
+                return Err(Error::Config(format!(
+                    "`{what}`: expected a single key chunk, found `{v}` with `/`"
+                )));
+            }
+        }
+        for ep in self.listen.iter().flatten().chain(self.connect.iter().flatten()) {
+            if !ep.contains('/') {
+                return Err(Error::Config(format!(
+                    "endpoint `{ep}`: expected `<protocol>/<address>`, e.g. `tcp/127.0.0.1:7447`"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Listen endpoints after per-mode defaults.
+    pub fn effective_listen(&self) -> Vec<String> {
+        self.listen.clone().unwrap_or_else(|| match self.mode {
+            Mode::Peer => vec!["tcp/127.0.0.1:0".into()],
+            Mode::Router => vec![DEFAULT_ROUTER_ENDPOINT.into()],
+            Mode::Client => vec![],
+        })
+    }
+
+    /// Connect endpoints after per-mode defaults.
+    pub fn effective_connect(&self) -> Vec<String> {
+        self.connect.clone().unwrap_or_else(|| match self.mode {
+            Mode::Peer | Mode::Client => vec![DEFAULT_ROUTER_ENDPOINT.into()],
+            Mode::Router => vec![],
+        })
+    }
+
+    /// The zenoh configuration this node opens its session with.
+    pub fn to_zenoh(&self) -> Result<zenoh::Config, Error> {
+        let mut c = zenoh::Config::default();
+        let mut set = |k: &str, v: serde_json::Value| {
+            c.insert_json5(k, &v.to_string())
+                .map_err(|e| Error::Config(format!("zenoh option `{k}` = {v}: {e}")))
+        };
+        set("mode", serde_json::json!(self.mode.to_string()))?;
+        set("listen/endpoints", serde_json::json!(self.effective_listen()))?;
+        set("connect/endpoints", serde_json::json!(self.effective_connect()))?;
+        set("scouting/multicast/enabled", serde_json::json!(self.multicast_scouting))?;
+        // Peers learn about each other through the router's gossip; with only loopback endpoints
+        // this never leaves the host.
+        set("scouting/gossip/enabled", serde_json::json!(true))?;
+        // A peer whose router is not up yet must still open, and connect later.
+        if self.mode != Mode::Client {
+            set("connect/timeout_ms", serde_json::json!(0))?;
+            set("connect/exit_on_failure", serde_json::json!(false))?;
+        }
+        set("timestamping/enabled", serde_json::json!(true))?;
+        for (k, v) in &self.zenoh {
+            merge_into(&mut set, k, v)?;
+        }
+        Ok(c)
+    }
+}
+
+/// Insert `v` at `path`, descending into objects so that `{a: {b: 1}}` sets only `a/b`.
+fn merge_into(
+    set: &mut impl FnMut(&str, serde_json::Value) -> Result<(), Error>,
+    path: &str,
+    v: &serde_json::Value,
+) -> Result<(), Error> {
+    match v {
+        serde_json::Value::Object(m) if !m.is_empty() => {
+            for (k, sub) in m {
+                merge_into(set, &format!("{path}/{k}"), sub)?;
+            }
+            Ok(())
+        }
+        other => set(path, other.clone()),
+    }
+}
+
+fn kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_parses() {
+        let c = NodeConfig::default();
+        assert_eq!(c.mode, Mode::Peer);
+        assert!(!c.multicast_scouting);
+        assert_eq!(c.effective_listen(), vec!["tcp/127.0.0.1:0".to_string()]);
+        c.to_zenoh().expect("default maps onto zenoh");
+    }
+
+    #[test]
+    fn partial_file_overlays_defaults() {
+        let c = NodeConfig::from_json5("{ name: 'ecu1', mode: 'router' }").unwrap();
+        assert_eq!(c.name, "ecu1");
+        assert_eq!(c.domain, "vehicle");
+        assert_eq!(c.effective_listen(), vec![DEFAULT_ROUTER_ENDPOINT.to_string()]);
+    }
+
+    #[test]
+    fn bad_config_says_what_and_where() {
+        let e = NodeConfig::from_json5("{ mode: 'satellite' }").unwrap_err().to_string();
+        assert!(e.contains("satellite"), "{e}");
+        let e = NodeConfig::from_json5("{ nmae: 'x' }").unwrap_err().to_string();
+        assert!(e.contains("nmae"), "{e}");
+        let e = NodeConfig::from_json5("{ name: 'a/b' }").unwrap_err().to_string();
+        assert!(e.contains("single key chunk"), "{e}");
+        let e = NodeConfig::from_json5("{ connect: ['127.0.0.1:7447'] }").unwrap_err().to_string();
+        assert!(e.contains("<protocol>/<address>"), "{e}");
+        let e = NodeConfig::from_json5("[1]").unwrap_err().to_string();
+        assert!(e.contains("found an array"), "{e}");
+        let e = NodeConfig::from_json5("{ name: ").unwrap_err().to_string();
+        assert!(e.contains("invalid JSON5"), "{e}");
+        let e = NodeConfig::from_json5("{ zenoh: { mode: 'nonsense' } }").unwrap().to_zenoh().unwrap_err();
+        assert!(e.to_string().contains("mode"), "{e}");
+    }
+}

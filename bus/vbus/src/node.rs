@@ -1,0 +1,242 @@
+//! The node: one zenoh session plus identity, and the factory of every endpoint.
+
+use std::sync::{Arc, Mutex, Weak};
+
+use zenoh::Wait;
+
+use crate::{
+    Error, Message, NodeConfig, Service, Topic,
+    config::Mode,
+    field::{FieldClient, FieldOwner},
+    publisher::PublisherBuilder,
+    service::{ServiceClient, ServiceServer},
+    stats::{Counters, EndpointStats, Role},
+    subscriber::SubscriberBuilder,
+    wire,
+};
+
+/// A participant on the bus: one zenoh session, a name and a domain.
+///
+/// Cheap to clone (shared handle). Endpoints created from a node keep its session open; the
+/// node's liveliness token is withdrawn when the last clone and endpoint are dropped, or at once
+/// with [`Node::close`].
+#[derive(Clone)]
+pub struct Node {
+    inner: Arc<NodeInner>,
+}
+
+struct NodeInner {
+    session: zenoh::Session,
+    config: NodeConfig,
+    runtime: tokio::runtime::Handle,
+    endpoints: Mutex<Vec<Endpoint>>,
+    token: Mutex<Option<zenoh::liveliness::LivelinessToken>>,
+}
+
+struct Endpoint {
+    role: Role,
+    key: String,
+    type_name: &'static str,
+    counters: Weak<Counters>,
+}
+
+impl Node {
+    /// Open a node: validate the configuration, open the zenoh session, announce liveliness.
+    ///
+    /// Must be called inside a tokio runtime (deadline monitors run on it).
+    pub async fn open(config: NodeConfig) -> Result<Self, Error> {
+        config.validate()?;
+        let zcfg = config.to_zenoh()?;
+        let session = zenoh::open(zcfg).await.map_err(|e| {
+            Error::Zenoh(format!(
+                "cannot open a {} session (listen {:?}, connect {:?}): {e}",
+                config.mode,
+                config.effective_listen(),
+                config.effective_connect()
+            ))
+        })?;
+        let token = session
+            .liveliness()
+            .declare_token(wire::node_key(&config.domain, &config.name))
+            .await
+            .map_err(Error::zenoh)?;
+        tracing::info!(name = %config.name, domain = %config.domain, mode = %config.mode, zid = %session.zid(), "vbus node open");
+        Ok(Self {
+            inner: Arc::new(NodeInner {
+                session,
+                config,
+                runtime: tokio::runtime::Handle::current(),
+                endpoints: Mutex::new(Vec::new()),
+                token: Mutex::new(Some(token)),
+            }),
+        })
+    }
+
+    /// Node name.
+    pub fn name(&self) -> &str {
+        &self.inner.config.name
+    }
+    /// Domain (vehicle) name.
+    pub fn domain(&self) -> &str {
+        &self.inner.config.domain
+    }
+    /// Network role.
+    pub fn mode(&self) -> Mode {
+        self.inner.config.mode
+    }
+    /// The configuration the node was opened with.
+    pub fn config(&self) -> &NodeConfig {
+        &self.inner.config
+    }
+    /// The underlying zenoh session, for what vbus does not wrap (bridges, tools).
+    pub fn session(&self) -> &zenoh::Session {
+        &self.inner.session
+    }
+    pub(crate) fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.inner.runtime
+    }
+    /// The endpoints this node listens on (resolved ports included).
+    pub fn locators(&self) -> Vec<String> {
+        self.inner.session.info().locators().wait().into_iter().map(|l| l.to_string()).collect()
+    }
+
+    /// Start declaring a publisher of `topic`.
+    pub fn publisher<T: Message>(&self, topic: Topic<T>) -> PublisherBuilder<'_, T> {
+        PublisherBuilder { node: self, topic, qos: topic.qos() }
+    }
+
+    /// Start declaring a subscriber of `topic`.
+    pub fn subscriber<T: Message>(&self, topic: Topic<T>) -> SubscriberBuilder<'_, T> {
+        SubscriberBuilder { node: self, topic, qos: topic.qos(), on_event: None }
+    }
+
+    /// Serve `service`: requests arrive through [`ServiceServer::recv`].
+    pub fn service_server<Req: Message, Rep: Message>(
+        &self,
+        service: Service<Req, Rep>,
+    ) -> Result<ServiceServer<Req, Rep>, Error> {
+        ServiceServer::declare(self, service)
+    }
+
+    /// Call `service`.
+    pub fn service_client<Req: Message, Rep: Message>(
+        &self,
+        service: Service<Req, Rep>,
+    ) -> Result<ServiceClient<Req, Rep>, Error> {
+        ServiceClient::declare(self, service)
+    }
+
+    /// Own the field `topic`: its latest value is kept for late joiners.
+    pub fn field_owner<T: Message>(&self, topic: Topic<T>) -> Result<FieldOwner<T>, Error> {
+        FieldOwner::declare(self, topic)
+    }
+
+    /// Follow the field `topic`: the current value at once, then every change.
+    pub async fn field<T: Message>(&self, topic: Topic<T>) -> Result<FieldClient<T>, Error> {
+        FieldClient::declare(self, topic).await
+    }
+
+    /// Nodes of this domain that are alive now.
+    pub async fn alive_nodes(&self) -> Result<Vec<String>, Error> {
+        let replies = self
+            .inner
+            .session
+            .liveliness()
+            .get(wire::node_key(self.domain(), "*"))
+            .await
+            .map_err(Error::zenoh)?;
+        let mut names = Vec::new();
+        while let Ok(r) = replies.recv_async().await {
+            if let Ok(s) = r.into_result() {
+                names.push(node_name(s.key_expr().as_str()));
+            }
+        }
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    /// Watch nodes of this domain come and go. Nodes alive now are reported first as `Up`.
+    pub async fn watch_nodes(&self) -> Result<NodeWatcher, Error> {
+        let (tx, rx) = flume::unbounded();
+        let sub = self
+            .inner
+            .session
+            .liveliness()
+            .declare_subscriber(wire::node_key(self.domain(), "*"))
+            .history(true)
+            .callback(move |s| {
+                let name = node_name(s.key_expr().as_str());
+                let ev = match s.kind() {
+                    zenoh::sample::SampleKind::Put => NodeEvent::Up(name),
+                    zenoh::sample::SampleKind::Delete => NodeEvent::Down(name),
+                };
+                let _ = tx.send(ev);
+            })
+            .await
+            .map_err(Error::zenoh)?;
+        Ok(NodeWatcher { rx, _sub: sub })
+    }
+
+    /// Counters of every live endpoint of this node.
+    pub fn stats(&self) -> Vec<EndpointStats> {
+        let mut eps = self.inner.endpoints.lock().expect("endpoints lock");
+        eps.retain(|e| e.counters.strong_count() > 0);
+        eps.iter()
+            .filter_map(|e| {
+                e.counters.upgrade().map(|c| EndpointStats {
+                    role: e.role,
+                    key: e.key.clone(),
+                    type_name: e.type_name,
+                    stats: c.snapshot(),
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) fn register(&self, role: Role, key: &str, type_name: &'static str) -> Arc<Counters> {
+        let c = Arc::new(Counters::default());
+        self.inner.endpoints.lock().expect("endpoints lock").push(Endpoint {
+            role,
+            key: key.to_owned(),
+            type_name,
+            counters: Arc::downgrade(&c),
+        });
+        c
+    }
+
+    /// Withdraw the liveliness token and close the session. Other nodes see this node `Down`.
+    pub async fn close(self) -> Result<(), Error> {
+        let token = self.inner.token.lock().expect("token lock").take();
+        if let Some(t) = token {
+            t.undeclare().await.map_err(Error::zenoh)?;
+        }
+        self.inner.session.close().await.map_err(Error::zenoh)
+    }
+}
+
+fn node_name(key: &str) -> String {
+    key.rsplit('/').next().unwrap_or(key).to_owned()
+}
+
+/// A node appeared or disappeared (crash, shutdown, network loss).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodeEvent {
+    /// The named node is alive.
+    Up(String),
+    /// The named node is gone.
+    Down(String),
+}
+
+/// Stream of [`NodeEvent`]s; from [`Node::watch_nodes`].
+pub struct NodeWatcher {
+    rx: flume::Receiver<NodeEvent>,
+    _sub: zenoh::pubsub::Subscriber<()>,
+}
+
+impl NodeWatcher {
+    /// The next event.
+    pub async fn recv(&self) -> Result<NodeEvent, crate::Closed> {
+        self.rx.recv_async().await.map_err(|_| crate::Closed)
+    }
+}

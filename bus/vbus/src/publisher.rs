@@ -1,0 +1,197 @@
+//! Typed publishers.
+
+use std::{
+    collections::VecDeque,
+    marker::PhantomData,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use flatbuffers::{FlatBufferBuilder, WIPOffset};
+use zenoh::{Wait, bytes::ZBytes};
+
+use crate::{
+    Error, Message, Pack, PublishError, QoS, Topic, TopicStats,
+    message::verify,
+    node::Node,
+    stats::{Counters, Role},
+    wire::{self, Header},
+};
+
+/// A publish call slower than this is counted as a back-pressure wait.
+const BACKPRESSURE_THRESHOLD: Duration = Duration::from_millis(1);
+
+type History = Arc<Mutex<VecDeque<(ZBytes, [u8; wire::HEADER_LEN])>>>;
+
+/// Builds a [`Publisher`]; from [`Node::publisher`].
+#[must_use = "call .create() to declare the publisher"]
+pub struct PublisherBuilder<'n, T> {
+    pub(crate) node: &'n Node,
+    pub(crate) topic: Topic<T>,
+    pub(crate) qos: QoS,
+}
+
+impl<T: Message> PublisherBuilder<'_, T> {
+    /// Override the topic's QoS for this publisher.
+    pub fn qos(mut self, qos: QoS) -> Self {
+        self.qos = qos;
+        self
+    }
+
+    /// Declare the publisher on the bus.
+    pub fn create(self) -> Result<Publisher<T>, Error> {
+        let node = self.node;
+        let key = self.topic.key();
+        crate::topic::validate_key(key).map_err(Error::Key)?;
+        let qos = self.qos;
+        let wire_key = wire::data_key(node.domain(), key);
+        let zpub = node
+            .session()
+            .declare_publisher(wire_key.clone())
+            .encoding(wire::encoding(T::TYPE_NAME))
+            .congestion_control(qos.zenoh_congestion())
+            .priority(qos.priority.to_zenoh())
+            .express(qos.express)
+            .reliability(qos.zenoh_reliability())
+            .wait()
+            .map_err(Error::zenoh)?;
+        let stats = node.register(Role::Publisher, key, T::TYPE_NAME);
+        let history = if qos.history > 0 {
+            let ring: History = Arc::new(Mutex::new(VecDeque::with_capacity(qos.history as usize)));
+            let served = ring.clone();
+            let hist_key = wire::history_key(node.domain(), key);
+            let queryable = node
+                .session()
+                .declare_queryable(hist_key.clone())
+                .callback(move |query| {
+                    // Copy out under the lock, reply outside it: replies may block on the network.
+                    let samples: Vec<_> = served.lock().expect("history lock").iter().cloned().collect();
+                    for (payload, header) in samples {
+                        if let Err(e) =
+                            query.reply(hist_key.clone(), payload).attachment(header.to_vec()).wait()
+                        {
+                            tracing::debug!(key = %hist_key, error = %e, "history reply failed");
+                        }
+                    }
+                })
+                .wait()
+                .map_err(Error::zenoh)?;
+            Some((ring, queryable))
+        } else {
+            None
+        };
+        Ok(Publisher {
+            zpub,
+            key: key.to_owned(),
+            qos,
+            fbb: FlatBufferBuilder::with_capacity(256),
+            seq: 0,
+            id: rand::random(),
+            history,
+            stats,
+            _type: PhantomData,
+        })
+    }
+}
+
+/// Publishes samples of `T` on one topic.
+///
+/// Publishing is synchronous: on a `Congestion::Block` topic a full path makes the call wait
+/// (back-pressure); on `Drop` it never waits. The FlatBuffers builder is reused, so steady-state
+/// publishing does not grow memory.
+pub struct Publisher<T> {
+    zpub: zenoh::pubsub::Publisher<'static>,
+    key: String,
+    qos: QoS,
+    fbb: FlatBufferBuilder<'static>,
+    seq: u64,
+    id: u64,
+    history: Option<(History, zenoh::query::Queryable<()>)>,
+    stats: Arc<Counters>,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T: Message> Publisher<T> {
+    /// Publish a value that packs itself as `T` (e.g. codegen's object-API struct).
+    pub fn publish(&mut self, value: &impl Pack<T>) -> Result<(), PublishError> {
+        self.publish_with(|fbb| value.pack(fbb))
+    }
+
+    /// Publish a sample built in place with the FlatBuffers builder API.
+    pub fn publish_with<F>(&mut self, build: F) -> Result<(), PublishError>
+    where
+        F: for<'b> FnOnce(&mut FlatBufferBuilder<'b>) -> WIPOffset<T::View<'b>>,
+    {
+        self.fbb.reset();
+        let root = build(&mut self.fbb);
+        self.fbb.finish_minimal(root);
+        let bytes = ZBytes::from(self.fbb.finished_data().to_vec());
+        self.send(bytes)
+    }
+
+    /// Publish FlatBuffers bytes built elsewhere (bridges, replay). They are verified first: the
+    /// bus never carries a payload that its type's subscribers would reject.
+    pub fn publish_bytes(&mut self, bytes: &[u8]) -> Result<(), PublishError> {
+        verify::<T>(bytes).map_err(|e| PublishError::InvalidPayload {
+            key: self.key.clone(),
+            type_name: T::TYPE_NAME,
+            reason: e.to_string(),
+        })?;
+        self.send(ZBytes::from(bytes.to_vec()))
+    }
+
+    fn send(&mut self, payload: ZBytes) -> Result<(), PublishError> {
+        self.seq += 1;
+        let header = Header {
+            flags: 0,
+            type_hash: T::TYPE_HASH,
+            seq: self.seq,
+            source_time_ns: wire::now_ns(),
+            publisher_id: self.id,
+        }
+        .encode();
+        let _span = tracing::trace_span!("vbus.publish", key = %self.key, seq = self.seq).entered();
+        if let Some((ring, _)) = &self.history {
+            let mut ring = ring.lock().expect("history lock");
+            if ring.len() == self.qos.history as usize {
+                ring.pop_front();
+            }
+            ring.push_back((payload.clone(), header));
+        }
+        let started = Instant::now();
+        self.zpub
+            .put(payload)
+            .attachment(header.to_vec())
+            .wait()
+            .map_err(|e| PublishError::Transport { key: self.key.clone(), reason: e.to_string() })?;
+        let waited = started.elapsed();
+        if waited > BACKPRESSURE_THRESHOLD {
+            Counters::inc(&self.stats.backpressure_waits);
+            self.stats
+                .backpressure_ns
+                .fetch_add(waited.as_nanos() as u64, std::sync::atomic::Ordering::Relaxed);
+        }
+        Counters::inc(&self.stats.sent);
+        Ok(())
+    }
+
+    /// Counters of this publisher.
+    pub fn stats(&self) -> TopicStats {
+        self.stats.snapshot()
+    }
+
+    /// The topic key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// This publisher's id as carried in every header.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Whether at least one subscriber currently matches this publisher.
+    pub fn has_subscribers(&self) -> bool {
+        self.zpub.matching_status().wait().map(|s| s.matching()).unwrap_or(false)
+    }
+}

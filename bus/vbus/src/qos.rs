@@ -1,0 +1,180 @@
+//! Quality of service: what a topic promises and how the bus maps it onto zenoh.
+
+use std::time::Duration;
+
+/// Delivery guarantee of a topic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reliability {
+    /// Retransmitted by the transport; gaps only on congestion drops (see [`Congestion`]).
+    Reliable,
+    /// Sent once; may be lost. For high-rate sensor data where the next sample supersedes.
+    BestEffort,
+}
+
+/// Transport priority, mapped one to one onto zenoh's seven priority queues.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Priority {
+    /// Control loops and safety signals.
+    RealTime,
+    /// Interactive, high.
+    InteractiveHigh,
+    /// Interactive, low.
+    InteractiveLow,
+    /// Data, high.
+    DataHigh,
+    /// Default.
+    Data,
+    /// Data, low.
+    DataLow,
+    /// Bulk transfers, logs.
+    Background,
+}
+
+impl Priority {
+    /// Parse the schema spelling (`realtime`, `interactive_high`, ..., `background`).
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "realtime" | "real_time" => Self::RealTime,
+            "interactive_high" => Self::InteractiveHigh,
+            "interactive_low" => Self::InteractiveLow,
+            "data_high" => Self::DataHigh,
+            "data" => Self::Data,
+            "data_low" => Self::DataLow,
+            "background" => Self::Background,
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn to_zenoh(self) -> zenoh::qos::Priority {
+        use zenoh::qos::Priority as Z;
+        match self {
+            Self::RealTime => Z::RealTime,
+            Self::InteractiveHigh => Z::InteractiveHigh,
+            Self::InteractiveLow => Z::InteractiveLow,
+            Self::DataHigh => Z::DataHigh,
+            Self::Data => Z::Data,
+            Self::DataLow => Z::DataLow,
+            Self::Background => Z::Background,
+        }
+    }
+}
+
+/// What happens when a queue on the path is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Congestion {
+    /// Drop: the publisher never waits. Subscriber queues drop their oldest sample (latest value
+    /// wins); every drop is counted ([`crate::TopicStats::dropped`]) and, for drops on the way, the
+    /// subscriber sees a sequence gap ([`crate::TopicStats::lost`]).
+    Drop,
+    /// Block: nothing is dropped; a full subscriber queue stalls delivery and the publisher waits
+    /// (back-pressure, counted in [`crate::TopicStats::backpressure_waits`]).
+    Block,
+}
+
+/// The quality of service of a topic, normally declared in the schema and emitted by codegen.
+///
+/// All setters are `const` so descriptors can be constants:
+/// ```
+/// use vbus::{QoS, Priority};
+/// use std::time::Duration;
+/// const SPEED_QOS: QoS = QoS::new()
+///     .priority(Priority::RealTime)
+///     .express(true)
+///     .deadline(Duration::from_millis(30));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct QoS {
+    /// Delivery guarantee.
+    pub reliability: Reliability,
+    /// Transport priority.
+    pub priority: Priority,
+    /// Send at once instead of batching with other messages (lower latency, more packets).
+    pub express: bool,
+    /// Queue-full policy.
+    pub congestion: Congestion,
+    /// Samples each publisher keeps for late-joining subscribers (0: none).
+    pub history: u16,
+    /// Subscriber-side queue depth between the transport and the application.
+    pub queue: u16,
+    /// Expected maximum silence between samples; a subscriber reports a missed deadline beyond it.
+    pub deadline: Option<Duration>,
+    /// Maximum age of a sample (source time to delivery); older samples are dropped as expired.
+    pub lifespan: Option<Duration>,
+}
+
+impl Default for QoS {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl QoS {
+    /// Reliable, `Data` priority, not express, `Drop`, no history, queue of 64, no deadline, no
+    /// lifespan.
+    pub const fn new() -> Self {
+        Self {
+            reliability: Reliability::Reliable,
+            priority: Priority::Data,
+            express: false,
+            congestion: Congestion::Drop,
+            history: 0,
+            queue: 64,
+            deadline: None,
+            lifespan: None,
+        }
+    }
+    /// Set [`QoS::reliability`].
+    pub const fn reliability(mut self, r: Reliability) -> Self {
+        self.reliability = r;
+        self
+    }
+    /// Set [`QoS::priority`].
+    pub const fn priority(mut self, p: Priority) -> Self {
+        self.priority = p;
+        self
+    }
+    /// Set [`QoS::express`].
+    pub const fn express(mut self, e: bool) -> Self {
+        self.express = e;
+        self
+    }
+    /// Set [`QoS::congestion`].
+    pub const fn congestion(mut self, c: Congestion) -> Self {
+        self.congestion = c;
+        self
+    }
+    /// Set [`QoS::history`].
+    pub const fn history(mut self, depth: u16) -> Self {
+        self.history = depth;
+        self
+    }
+    /// Set [`QoS::queue`] (at least 1).
+    pub const fn queue(mut self, depth: u16) -> Self {
+        self.queue = if depth == 0 { 1 } else { depth };
+        self
+    }
+    /// Set [`QoS::deadline`].
+    pub const fn deadline(mut self, d: Duration) -> Self {
+        self.deadline = Some(d);
+        self
+    }
+    /// Set [`QoS::lifespan`].
+    pub const fn lifespan(mut self, d: Duration) -> Self {
+        self.lifespan = Some(d);
+        self
+    }
+
+    pub(crate) fn zenoh_reliability(&self) -> zenoh::qos::Reliability {
+        match self.reliability {
+            Reliability::Reliable => zenoh::qos::Reliability::Reliable,
+            Reliability::BestEffort => zenoh::qos::Reliability::BestEffort,
+        }
+    }
+
+    pub(crate) fn zenoh_congestion(&self) -> zenoh::qos::CongestionControl {
+        match self.congestion {
+            Congestion::Drop => zenoh::qos::CongestionControl::Drop,
+            Congestion::Block => zenoh::qos::CongestionControl::Block,
+        }
+    }
+}

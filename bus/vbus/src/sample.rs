@@ -1,0 +1,91 @@
+//! Received samples: verified FlatBuffers bytes plus their header.
+
+use std::{fmt, marker::PhantomData, time::Duration};
+
+use zenoh::bytes::ZBytes;
+
+use crate::{Message, message::view_verified, wire::Header};
+
+/// Payload bytes, zero-copy when the transport delivered them in one piece.
+#[derive(Clone)]
+pub(crate) enum Payload {
+    Zenoh(ZBytes),
+    Owned(std::sync::Arc<[u8]>),
+}
+
+impl Payload {
+    pub(crate) fn from_zbytes(z: &ZBytes) -> Self {
+        let mut slices = z.slices();
+        match (slices.next(), slices.next()) {
+            (Some(_), None) => Self::Zenoh(z.clone()),
+            _ => Self::Owned(z.to_bytes().into_owned().into()),
+        }
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            Self::Zenoh(z) => z.slices().next().unwrap_or(&[]),
+            Self::Owned(v) => v,
+        }
+    }
+}
+
+/// A verified sample of type `T`, as delivered to the application.
+///
+/// [`Sample::view`] reads it in place (zero copy): the bytes were verified against `T`'s schema
+/// on receipt, so reading can neither fail nor go out of bounds.
+pub struct Sample<T> {
+    pub(crate) payload: Payload,
+    pub(crate) header: Header,
+    pub(crate) received_ns: u64,
+    pub(crate) _type: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Sample<T> {
+    fn clone(&self) -> Self {
+        Self {
+            payload: self.payload.clone(),
+            header: self.header,
+            received_ns: self.received_ns,
+            _type: PhantomData,
+        }
+    }
+}
+
+impl<T: Message> Sample<T> {
+    /// The FlatBuffers view of the sample.
+    pub fn view(&self) -> T::View<'_> {
+        view_verified::<T>(self.payload.bytes())
+    }
+    /// The raw FlatBuffers bytes (already verified).
+    pub fn bytes(&self) -> &[u8] {
+        self.payload.bytes()
+    }
+    /// Publisher sequence number.
+    pub fn seq(&self) -> u64 {
+        self.header.seq
+    }
+    /// Source timestamp, ns since the UNIX epoch.
+    pub fn source_time_ns(&self) -> u64 {
+        self.header.source_time_ns
+    }
+    /// Id of the publisher that sent it.
+    pub fn publisher_id(&self) -> u64 {
+        self.header.publisher_id
+    }
+    /// Wall-clock time from publication to receipt (zero if the clocks disagree backwards).
+    pub fn latency(&self) -> Duration {
+        Duration::from_nanos(self.received_ns.saturating_sub(self.header.source_time_ns))
+    }
+}
+
+impl<T: Message> fmt::Debug for Sample<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sample")
+            .field("type", &T::TYPE_NAME)
+            .field("seq", &self.header.seq)
+            .field("publisher_id", &format_args!("{:016x}", self.header.publisher_id))
+            .field("len", &self.payload.bytes().len())
+            .finish()
+    }
+}

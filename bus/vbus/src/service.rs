@@ -1,0 +1,272 @@
+//! Request/reply over zenoh queryables, typed on both ends.
+
+use std::{marker::PhantomData, sync::Arc, time::Duration};
+
+use flatbuffers::{FlatBufferBuilder, WIPOffset};
+use zenoh::{Wait, bytes::ZBytes, query::Query};
+
+use crate::{
+    CallError, Closed, Error, Message, Pack, Service, TopicStats,
+    message::verify,
+    node::Node,
+    sample::{Payload, Sample},
+    stats::{Counters, Role},
+    wire::{self, Header},
+};
+
+/// Requests a server queues before it answers "busy".
+const SERVER_QUEUE: usize = 64;
+
+/// Serves one [`Service`]: receives typed requests, answers with typed replies.
+pub struct ServiceServer<Req, Rep> {
+    rx: flume::Receiver<Request<Req, Rep>>,
+    stats: Arc<Counters>,
+    _queryable: zenoh::query::Queryable<()>,
+}
+
+impl<Req: Message, Rep: Message> ServiceServer<Req, Rep> {
+    pub(crate) fn declare(node: &Node, service: Service<Req, Rep>) -> Result<Self, Error> {
+        crate::topic::validate_key(service.key()).map_err(Error::Key)?;
+        let (tx, rx) = flume::bounded(SERVER_QUEUE);
+        let stats = node.register(Role::ServiceServer, service.key(), Req::TYPE_NAME);
+        let counters = stats.clone();
+        let key = service.key().to_owned();
+        let queryable = node
+            .session()
+            .declare_queryable(wire::data_key(node.domain(), service.key()))
+            .callback(move |query| {
+                let _span = tracing::trace_span!("vbus.request", key = %key).entered();
+                match Request::<Req, Rep>::validate(query, &key, counters.clone()) {
+                    Ok(req) => {
+                        if let Err(flume::TrySendError::Full(req)) = tx.try_send(req) {
+                            Counters::inc(&counters.dropped);
+                            req.refuse("server busy: request queue full");
+                        }
+                    }
+                    Err(refused) => {
+                        let (query, reason) = *refused;
+                        Counters::inc(&counters.rejected);
+                        let _ = query.reply_err(reason).wait();
+                    }
+                }
+            })
+            .wait()
+            .map_err(Error::zenoh)?;
+        Ok(Self { rx, stats, _queryable: queryable })
+    }
+
+    /// The next request.
+    pub async fn recv(&self) -> Result<Request<Req, Rep>, Closed> {
+        let r = self.rx.recv_async().await.map_err(|_| Closed)?;
+        Counters::inc(&self.stats.delivered);
+        Ok(r)
+    }
+
+    /// Counters: `delivered` requests, `sent` replies, `rejected` invalid requests, `dropped`
+    /// requests refused while the queue was full.
+    pub fn stats(&self) -> TopicStats {
+        self.stats.snapshot()
+    }
+}
+
+/// A typed request; answer it with [`Request::reply`] or [`Request::refuse`]. Dropping it
+/// unanswered refuses it, so the caller learns at once instead of waiting for its timeout.
+pub struct Request<Req, Rep> {
+    query: Query,
+    answered: bool,
+    payload: Payload,
+    header: Header,
+    stats: Arc<Counters>,
+    _types: PhantomData<fn() -> (Req, Rep)>,
+}
+
+impl<Req: Message, Rep: Message> Request<Req, Rep> {
+    fn validate(query: Query, key: &str, stats: Arc<Counters>) -> Result<Self, Box<(Query, String)>> {
+        let header = match query.attachment().map(|a| Header::decode(&a.to_bytes())) {
+            Some(Ok(h)) => h,
+            Some(Err(e)) => return Err(Box::new((query, format!("request to `{key}`: {e}")))),
+            None => {
+                return Err(Box::new((query, format!("request to `{key}`: {}", wire::HeaderError::Missing))));
+            }
+        };
+        if header.type_hash != Req::TYPE_HASH {
+            let msg = format!(
+                "request to `{key}` has type hash {:#018x}, the server expects {} ({:#018x})",
+                header.type_hash,
+                Req::TYPE_NAME,
+                Req::TYPE_HASH
+            );
+            return Err(Box::new((query, msg)));
+        }
+        let payload = match query.payload() {
+            Some(p) => Payload::from_zbytes(p),
+            None => return Err(Box::new((query, format!("request to `{key}` has no payload")))),
+        };
+        if let Err(e) = verify::<Req>(payload.bytes()) {
+            return Err(Box::new((
+                query,
+                format!("request to `{key}` is not a valid {}: {e}", Req::TYPE_NAME),
+            )));
+        }
+        Ok(Self { query, answered: false, payload, header, stats, _types: PhantomData })
+    }
+
+    /// The request as a verified sample.
+    pub fn sample(&self) -> Sample<Req> {
+        Sample {
+            payload: self.payload.clone(),
+            header: self.header,
+            received_ns: wire::now_ns(),
+            _type: PhantomData,
+        }
+    }
+
+    /// Reply with a value that packs itself as `Rep`.
+    pub fn reply(self, value: &impl Pack<Rep>) -> Result<(), Error> {
+        self.reply_with(|fbb| value.pack(fbb))
+    }
+
+    /// Reply with a `Rep` built in place.
+    pub fn reply_with<F>(mut self, build: F) -> Result<(), Error>
+    where
+        F: for<'b> FnOnce(&mut FlatBufferBuilder<'b>) -> WIPOffset<Rep::View<'b>>,
+    {
+        let mut fbb = FlatBufferBuilder::with_capacity(256);
+        let root = build(&mut fbb);
+        fbb.finish_minimal(root);
+        let header = Header {
+            flags: 0,
+            type_hash: Rep::TYPE_HASH,
+            seq: self.header.seq,
+            source_time_ns: wire::now_ns(),
+            publisher_id: 0,
+        };
+        self.query
+            .reply(self.query.key_expr().clone(), ZBytes::from(fbb.finished_data().to_vec()))
+            .attachment(header.encode().to_vec())
+            .wait()
+            .map_err(Error::zenoh)?;
+        self.answered = true;
+        Counters::inc(&self.stats.sent);
+        Ok(())
+    }
+
+    /// Refuse the request; the caller gets [`CallError::Refused`] with `reason`.
+    pub fn refuse(mut self, reason: &str) {
+        self.answered = true;
+        let _ = self.query.reply_err(reason.to_owned()).wait();
+    }
+}
+
+impl<Req, Rep> Drop for Request<Req, Rep> {
+    fn drop(&mut self) {
+        if !self.answered {
+            let _ = self.query.reply_err("the server dropped the request without replying").wait();
+        }
+    }
+}
+
+/// Calls one [`Service`].
+pub struct ServiceClient<Req, Rep> {
+    session: zenoh::Session,
+    key: String,
+    wire_key: String,
+    timeout: Duration,
+    seq: std::sync::atomic::AtomicU64,
+    id: u64,
+    stats: Arc<Counters>,
+    _types: PhantomData<fn() -> (Req, Rep)>,
+}
+
+impl<Req: Message, Rep: Message> ServiceClient<Req, Rep> {
+    pub(crate) fn declare(node: &Node, service: Service<Req, Rep>) -> Result<Self, Error> {
+        crate::topic::validate_key(service.key()).map_err(Error::Key)?;
+        Ok(Self {
+            session: node.session().clone(),
+            key: service.key().to_owned(),
+            wire_key: wire::data_key(node.domain(), service.key()),
+            timeout: service.timeout(),
+            seq: Default::default(),
+            id: rand::random(),
+            stats: node.register(Role::ServiceClient, service.key(), Req::TYPE_NAME),
+            _types: PhantomData,
+        })
+    }
+
+    /// Call with a value that packs itself as `Req`, with the service's default timeout.
+    pub async fn call(&self, value: &impl Pack<Req>) -> Result<Sample<Rep>, CallError> {
+        self.call_with(|fbb| value.pack(fbb), self.timeout).await
+    }
+
+    /// Call with a request built in place and an explicit timeout.
+    pub async fn call_with<F>(&self, build: F, timeout: Duration) -> Result<Sample<Rep>, CallError>
+    where
+        F: for<'b> FnOnce(&mut FlatBufferBuilder<'b>) -> WIPOffset<Req::View<'b>>,
+    {
+        let mut fbb = FlatBufferBuilder::with_capacity(256);
+        let root = build(&mut fbb);
+        fbb.finish_minimal(root);
+        let seq = self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let header = Header {
+            flags: 0,
+            type_hash: Req::TYPE_HASH,
+            seq,
+            source_time_ns: wire::now_ns(),
+            publisher_id: self.id,
+        };
+        let _span = tracing::trace_span!("vbus.call", key = %self.key, seq).entered();
+        let transport =
+            |e: zenoh::Error| CallError::Transport { key: self.key.clone(), reason: e.to_string() };
+        let replies = self
+            .session
+            .get(&self.wire_key)
+            .payload(ZBytes::from(fbb.finished_data().to_vec()))
+            .attachment(header.encode().to_vec())
+            .timeout(timeout)
+            .await
+            .map_err(transport)?;
+        Counters::inc(&self.stats.sent);
+        let reply = match replies.recv_async().await {
+            Ok(r) => r,
+            Err(_) => return Err(CallError::NoServer { key: self.key.clone() }),
+        };
+        let sample = match reply.into_result() {
+            Ok(s) => s,
+            Err(e) => {
+                let message = e.payload().try_to_string().map(|s| s.into_owned()).unwrap_or_default();
+                // zenoh answers an expired query with an error reply whose payload is "Timeout".
+                return Err(if message == "Timeout" {
+                    CallError::Timeout { key: self.key.clone(), after: timeout }
+                } else {
+                    CallError::Refused { key: self.key.clone(), message }
+                });
+            }
+        };
+        let invalid = |reason: String| CallError::InvalidReply { key: self.key.clone(), reason };
+        let header = match sample.attachment().map(|a| Header::decode(&a.to_bytes())) {
+            Some(Ok(h)) => h,
+            Some(Err(e)) => return Err(invalid(e.to_string())),
+            None => return Err(invalid(wire::HeaderError::Missing.to_string())),
+        };
+        if header.type_hash != Rep::TYPE_HASH {
+            Counters::inc(&self.stats.mismatched);
+            return Err(CallError::TypeMismatch {
+                key: self.key.clone(),
+                expected: Rep::TYPE_HASH,
+                found: header.type_hash,
+            });
+        }
+        let payload = Payload::from_zbytes(sample.payload());
+        if let Err(e) = verify::<Rep>(payload.bytes()) {
+            Counters::inc(&self.stats.rejected);
+            return Err(invalid(format!("not a valid {}: {e}", Rep::TYPE_NAME)));
+        }
+        Counters::inc(&self.stats.delivered);
+        Ok(Sample { payload, header, received_ns: wire::now_ns(), _type: PhantomData })
+    }
+
+    /// Counters: `sent` calls, `delivered` valid replies.
+    pub fn stats(&self) -> TopicStats {
+        self.stats.snapshot()
+    }
+}

@@ -1,0 +1,464 @@
+//! Typed subscribers: validation, QoS enforcement (history, lifespan, deadline, gaps) and
+//! delivery by queue or callback.
+
+use std::{
+    collections::HashMap,
+    marker::PhantomData,
+    pin::Pin,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering::Relaxed},
+    },
+    task::{Context, Poll},
+    time::{Duration, Instant},
+};
+
+use zenoh::Wait;
+
+use crate::{
+    Closed, Congestion, Error, Message, QoS, Topic, TopicEvent, TopicStats,
+    event::RejectReason,
+    message::verify,
+    node::Node,
+    sample::{Payload, Sample},
+    stats::{Counters, Role},
+    wire::{self, Header},
+};
+
+/// Events kept for the application before the oldest are counted as dropped.
+const EVENT_QUEUE: usize = 256;
+
+type EventFn = Box<dyn Fn(TopicEvent) + Send + Sync>;
+type SampleFn<T> = Box<dyn Fn(Sample<T>) + Send + Sync>;
+
+/// Builds a subscriber; from [`Node::subscriber`].
+#[must_use = "call .create().await to declare the subscriber"]
+pub struct SubscriberBuilder<'n, T> {
+    pub(crate) node: &'n Node,
+    pub(crate) topic: Topic<T>,
+    pub(crate) qos: QoS,
+    pub(crate) on_event: Option<EventFn>,
+}
+
+impl<T: Message> SubscriberBuilder<'_, T> {
+    /// Override the topic's QoS for this subscriber (queue depth, deadline, lifespan, history).
+    pub fn qos(mut self, qos: QoS) -> Self {
+        self.qos = qos;
+        self
+    }
+
+    /// Receive events through a callback instead of [`Subscriber::next_event`].
+    pub fn on_event(mut self, f: impl Fn(TopicEvent) + Send + Sync + 'static) -> Self {
+        self.on_event = Some(Box::new(f));
+        self
+    }
+
+    /// Declare the subscriber; samples are queued for [`Subscriber::recv`] / `Stream`.
+    ///
+    /// With history in the QoS, this waits (up to the node's `history_timeout_ms`) for the
+    /// samples publishers kept, so they are queued before this returns.
+    pub async fn create(self) -> Result<Subscriber<T>, Error> {
+        let depth = self.qos.queue.max(1) as usize;
+        let (tx, rx) = flume::bounded(depth);
+        let (handle, events) = self.declare(Deliver::Queue { tx, rx: rx.clone() }).await?;
+        Ok(Subscriber { stream: rx.clone().into_stream(), rx, handle, events })
+    }
+
+    /// Declare the subscriber with a callback, called on the transport's thread for every valid
+    /// sample. Keep it short; a slow callback on a `Block` topic back-pressures the publisher.
+    pub async fn callback(
+        self,
+        f: impl Fn(Sample<T>) + Send + Sync + 'static,
+    ) -> Result<CallbackSubscriber<T>, Error> {
+        let (handle, events) = self.declare(Deliver::Callback(Box::new(f))).await?;
+        Ok(CallbackSubscriber { handle, events })
+    }
+
+    async fn declare(self, deliver: Deliver<T>) -> Result<(Handle<T>, flume::Receiver<TopicEvent>), Error> {
+        let node = self.node;
+        let key = self.topic.key();
+        crate::topic::validate_key(key).map_err(Error::Key)?;
+        let (ev_tx, ev_rx) = flume::bounded(EVENT_QUEUE);
+        let stats = node.register(Role::Subscriber, key, T::TYPE_NAME);
+        let ingress = Arc::new(Ingress {
+            key: key.to_owned(),
+            qos: self.qos,
+            stats,
+            state: Mutex::new(RxState {
+                replaying: self.qos.history > 0,
+                pending: Vec::new(),
+                last_seq: HashMap::new(),
+            }),
+            deliver,
+            events: EventSink { tx: ev_tx, rx: ev_rx.clone(), callback: self.on_event },
+            epoch: Instant::now(),
+            last_rx: AtomicU64::new(0),
+        });
+        let live = ingress.clone();
+        let zsub = node
+            .session()
+            .declare_subscriber(wire::data_key(node.domain(), key))
+            .callback(move |s| live.on_sample(s))
+            .wait()
+            .map_err(Error::zenoh)?;
+        if self.qos.history > 0 {
+            let replies = node
+                .session()
+                .get(wire::history_key(node.domain(), key))
+                .target(zenoh::query::QueryTarget::All)
+                .consolidation(zenoh::query::ConsolidationMode::None)
+                .timeout(Duration::from_millis(node.config().history_timeout_ms))
+                .await
+                .map_err(Error::zenoh)?;
+            let mut stored = Vec::new();
+            while let Ok(reply) = replies.recv_async().await {
+                if let Ok(s) = reply.into_result() {
+                    stored.push(s);
+                }
+            }
+            ingress.finish_replay(stored);
+        }
+        let deadline_task =
+            self.qos.deadline.map(|d| node.runtime().spawn(deadline_monitor(Arc::downgrade(&ingress), d)));
+        Ok((Handle { ingress, _zsub: zsub, deadline_task }, ev_rx))
+    }
+}
+
+/// Keeps the zenoh subscriber and the deadline monitor alive; undeclares on drop.
+struct Handle<T> {
+    ingress: Arc<Ingress<T>>,
+    _zsub: zenoh::pubsub::Subscriber<()>,
+    deadline_task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl<T> Drop for Handle<T> {
+    fn drop(&mut self) {
+        if let Some(t) = &self.deadline_task {
+            t.abort();
+        }
+    }
+}
+
+/// A subscriber that queues verified samples for the application.
+///
+/// Receive with [`Subscriber::recv`] or as a `futures::Stream`. QoS events (deadline, type
+/// mismatch, rejected samples, gaps) come from [`Subscriber::next_event`].
+pub struct Subscriber<T: 'static> {
+    rx: flume::Receiver<Sample<T>>,
+    stream: flume::r#async::RecvStream<'static, Sample<T>>,
+    handle: Handle<T>,
+    events: flume::Receiver<TopicEvent>,
+}
+
+impl<T: Message> Subscriber<T> {
+    /// The next sample; waits for one.
+    pub async fn recv(&self) -> Result<Sample<T>, Closed> {
+        loop {
+            let s = self.rx.recv_async().await.map_err(|_| Closed)?;
+            if let Some(s) = self.handle.ingress.hand_over(s) {
+                return Ok(s);
+            }
+        }
+    }
+
+    /// The next sample if one is queued.
+    pub fn try_recv(&self) -> Option<Sample<T>> {
+        while let Ok(s) = self.rx.try_recv() {
+            if let Some(s) = self.handle.ingress.hand_over(s) {
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    /// The next sample, waiting at most `timeout`.
+    pub async fn recv_timeout(&self, timeout: Duration) -> Option<Sample<T>> {
+        tokio::time::timeout(timeout, self.recv()).await.ok().and_then(Result::ok)
+    }
+
+    /// The next event; waits for one.
+    pub async fn next_event(&self) -> Result<TopicEvent, Closed> {
+        self.events.recv_async().await.map_err(|_| Closed)
+    }
+
+    /// The next event if one is queued.
+    pub fn try_next_event(&self) -> Option<TopicEvent> {
+        self.events.try_recv().ok()
+    }
+
+    /// Samples waiting in the queue.
+    pub fn queued(&self) -> usize {
+        self.rx.len()
+    }
+
+    /// Counters of this subscriber.
+    pub fn stats(&self) -> TopicStats {
+        self.handle.ingress.stats.snapshot()
+    }
+
+    /// The topic key.
+    pub fn key(&self) -> &str {
+        &self.handle.ingress.key
+    }
+}
+
+impl<T: Message> futures_core::Stream for Subscriber<T> {
+    type Item = Sample<T>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            match Pin::new(&mut self.stream).poll_next(cx) {
+                Poll::Ready(Some(s)) => {
+                    if let Some(s) = self.handle.ingress.hand_over(s) {
+                        return Poll::Ready(Some(s));
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// A subscriber that calls the application's callback for every verified sample.
+pub struct CallbackSubscriber<T> {
+    handle: Handle<T>,
+    events: flume::Receiver<TopicEvent>,
+}
+
+impl<T: Message> CallbackSubscriber<T> {
+    /// The next event; waits for one.
+    pub async fn next_event(&self) -> Result<TopicEvent, Closed> {
+        self.events.recv_async().await.map_err(|_| Closed)
+    }
+    /// The next event if one is queued.
+    pub fn try_next_event(&self) -> Option<TopicEvent> {
+        self.events.try_recv().ok()
+    }
+    /// Counters of this subscriber.
+    pub fn stats(&self) -> TopicStats {
+        self.handle.ingress.stats.snapshot()
+    }
+}
+
+enum Deliver<T> {
+    Queue { tx: flume::Sender<Sample<T>>, rx: flume::Receiver<Sample<T>> },
+    Callback(SampleFn<T>),
+}
+
+struct EventSink {
+    tx: flume::Sender<TopicEvent>,
+    rx: flume::Receiver<TopicEvent>,
+    callback: Option<EventFn>,
+}
+
+impl EventSink {
+    fn emit(&self, stats: &Counters, e: TopicEvent) {
+        tracing::debug!(event = %e, "vbus topic event");
+        if let Some(cb) = &self.callback {
+            cb(e);
+            return;
+        }
+        // Keep the newest events: an application that reads events late wants the recent ones.
+        let mut e = e;
+        loop {
+            match self.tx.try_send(e) {
+                Ok(()) => return,
+                Err(flume::TrySendError::Full(back)) => {
+                    e = back;
+                    if self.rx.try_recv().is_ok() {
+                        Counters::inc(&stats.events_dropped);
+                    }
+                }
+                Err(flume::TrySendError::Disconnected(_)) => return,
+            }
+        }
+    }
+}
+
+struct RxState {
+    /// True while the late-join history query runs: live samples wait in `pending`.
+    replaying: bool,
+    pending: Vec<zenoh::sample::Sample>,
+    /// Last sequence number seen per publisher id.
+    last_seq: HashMap<u64, u64>,
+}
+
+/// The receive path shared by both subscriber kinds.
+struct Ingress<T> {
+    key: String,
+    qos: QoS,
+    stats: Arc<Counters>,
+    state: Mutex<RxState>,
+    deliver: Deliver<T>,
+    events: EventSink,
+    epoch: Instant,
+    /// Nanoseconds since `epoch` of the last accepted sample (0: none yet).
+    last_rx: AtomicU64,
+}
+
+impl<T: Message> Ingress<T> {
+    fn on_sample(&self, s: zenoh::sample::Sample) {
+        let mut state = self.state.lock().expect("subscriber state lock");
+        if state.replaying {
+            state.pending.push(s);
+            return;
+        }
+        self.ingest(&mut state, &s);
+    }
+
+    /// Deliver the stored samples of a late join, then what arrived live meanwhile, in order.
+    fn finish_replay(&self, mut stored: Vec<zenoh::sample::Sample>) {
+        // Order by publisher, then sequence, so each publisher's history arrives in order.
+        stored.sort_by_key(|s| {
+            s.attachment().and_then(|a| Header::decode(&a.to_bytes()).ok()).map(|h| (h.publisher_id, h.seq))
+        });
+        let mut state = self.state.lock().expect("subscriber state lock");
+        for s in &stored {
+            self.ingest(&mut state, s);
+        }
+        let pending = std::mem::take(&mut state.pending);
+        for s in &pending {
+            self.ingest(&mut state, s);
+        }
+        state.replaying = false;
+    }
+
+    /// Validate one sample and deliver it. Runs under the state lock so that samples of one
+    /// subscriber are checked and delivered in arrival order.
+    fn ingest(&self, state: &mut RxState, s: &zenoh::sample::Sample) {
+        let received_ns = wire::now_ns();
+        let header = match s.attachment().map(|a| Header::decode(&a.to_bytes())) {
+            Some(Ok(h)) => h,
+            Some(Err(e)) => return self.reject(RejectReason::Header(e)),
+            None => return self.reject(RejectReason::Header(wire::HeaderError::Missing)),
+        };
+        let _span = tracing::trace_span!("vbus.deliver", key = %self.key, seq = header.seq).entered();
+        if header.type_hash != T::TYPE_HASH {
+            Counters::inc(&self.stats.mismatched);
+            return self.events.emit(
+                &self.stats,
+                TopicEvent::TypeMismatch {
+                    key: self.key.clone(),
+                    expected_type: T::TYPE_NAME,
+                    expected_hash: T::TYPE_HASH,
+                    found_hash: header.type_hash,
+                    publisher_id: header.publisher_id,
+                },
+            );
+        }
+        let payload = Payload::from_zbytes(s.payload());
+        if let Err(e) = verify::<T>(payload.bytes()) {
+            return self.reject(RejectReason::Payload(e.to_string()));
+        }
+        // Sequence: duplicates (e.g. history overlapping live data) are dropped, gaps reported.
+        match state.last_seq.get(&header.publisher_id).copied() {
+            Some(last) if header.seq <= last => {
+                Counters::inc(&self.stats.duplicates);
+                return;
+            }
+            Some(last) if header.seq > last + 1 => {
+                self.stats.lost.fetch_add(header.seq - last - 1, Relaxed);
+                self.events.emit(
+                    &self.stats,
+                    TopicEvent::SamplesLost {
+                        key: self.key.clone(),
+                        publisher_id: header.publisher_id,
+                        expected_seq: last + 1,
+                        received_seq: header.seq,
+                    },
+                );
+            }
+            _ => {}
+        }
+        state.last_seq.insert(header.publisher_id, header.seq);
+        self.last_rx.store((self.epoch.elapsed().as_nanos() as u64).max(1), Relaxed);
+        let sample = Sample { payload, header, received_ns, _type: PhantomData };
+        if self.expired(&sample) {
+            Counters::inc(&self.stats.expired);
+            return;
+        }
+        match &self.deliver {
+            Deliver::Callback(f) => {
+                Counters::inc(&self.stats.delivered);
+                f(sample);
+            }
+            Deliver::Queue { tx, rx } => match self.qos.congestion {
+                // Waiting here stalls this transport's reception: that is the back-pressure.
+                Congestion::Block => {
+                    let _ = tx.send(sample);
+                }
+                Congestion::Drop => {
+                    let mut sample = sample;
+                    loop {
+                        match tx.try_send(sample) {
+                            Ok(()) => break,
+                            Err(flume::TrySendError::Full(back)) => {
+                                sample = back;
+                                if rx.try_recv().is_ok() {
+                                    Counters::inc(&self.stats.dropped);
+                                }
+                            }
+                            Err(flume::TrySendError::Disconnected(_)) => break,
+                        }
+                    }
+                }
+            },
+        }
+    }
+
+    fn reject(&self, reason: RejectReason) {
+        Counters::inc(&self.stats.rejected);
+        self.events.emit(&self.stats, TopicEvent::Rejected { key: self.key.clone(), reason });
+    }
+
+    fn expired(&self, s: &Sample<T>) -> bool {
+        self.qos
+            .lifespan
+            .is_some_and(|l| wire::now_ns().saturating_sub(s.header.source_time_ns) > l.as_nanos() as u64)
+    }
+
+    /// Last check as a queued sample leaves for the application.
+    fn hand_over(&self, s: Sample<T>) -> Option<Sample<T>> {
+        if self.expired(&s) {
+            Counters::inc(&self.stats.expired);
+            return None;
+        }
+        Counters::inc(&self.stats.delivered);
+        Some(s)
+    }
+}
+
+/// Report a missed deadline once per period of silence, until the subscriber is dropped.
+///
+/// The clock starts when the subscriber is created (as in DDS): a topic that never publishes
+/// misses its deadline too.
+async fn deadline_monitor<T: Message>(ingress: std::sync::Weak<Ingress<T>>, deadline: Duration) {
+    let mut reported: Option<(u64, u128)> = None;
+    loop {
+        let Some(ing) = ingress.upgrade() else { return };
+        let last = ing.last_rx.load(Relaxed);
+        let last_instant = ing.epoch + Duration::from_nanos(last);
+        let due = last_instant + deadline;
+        let now = Instant::now();
+        let wake = if now < due {
+            due
+        } else {
+            let period = (now - last_instant).as_nanos() / deadline.as_nanos().max(1);
+            if reported != Some((last, period)) {
+                Counters::inc(&ing.stats.deadline_missed);
+                ing.events.emit(
+                    &ing.stats,
+                    TopicEvent::DeadlineMissed {
+                        key: ing.key.clone(),
+                        deadline,
+                        silent_for: now - last_instant,
+                    },
+                );
+                reported = Some((last, period));
+            }
+            last_instant + deadline * (period as u32 + 1)
+        };
+        drop(ing);
+        tokio::time::sleep_until(wake.into()).await;
+    }
+}

@@ -1,0 +1,191 @@
+//! Roles that run in child processes (see `harness.rs`).
+
+use std::time::Duration;
+
+use tokio::io::AsyncBufReadExt;
+use vbus::{Node, NodeConfig, wire};
+
+use crate::fixtures::*;
+
+#[test]
+fn child_process_entry() {
+    let Ok(role) = std::env::var("VBUS_CHILD_ROLE") else { return };
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let code = rt.block_on(async move {
+        match run(&role).await {
+            Ok(()) => 0,
+            Err(e) => {
+                println!("VBUS error {role}: {e}");
+                1
+            }
+        }
+    });
+    std::process::exit(code);
+}
+
+fn env(k: &str) -> String {
+    std::env::var(k).unwrap_or_default()
+}
+
+fn arg(i: usize) -> u64 {
+    env("VBUS_CHILD_ARGS").split_whitespace().nth(i).and_then(|a| a.parse().ok()).unwrap_or(0)
+}
+
+async fn wait_matched<T: vbus::Message>(p: &vbus::Publisher<T>) -> Result<(), String> {
+    for _ in 0..1000 {
+        if p.has_subscribers() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Err("no subscriber matched within 10 s".into())
+}
+
+async fn forever() -> Result<(), String> {
+    // Parents kill children; stdin closing (parent gone) also ends them.
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(_)) = lines.next_line().await {}
+    Ok(())
+}
+
+async fn run(role: &str) -> Result<(), String> {
+    let cfg = NodeConfig::from_json5(&format!(
+        "{{ name: '{}', domain: '{}', listen: ['tcp/127.0.0.1:0'], connect: ['{}'] }}",
+        env("VBUS_CHILD_NAME"),
+        env("VBUS_CHILD_DOMAIN"),
+        env("VBUS_CHILD_CONNECT")
+    ))
+    .map_err(|e| e.to_string())?;
+    let node = Node::open(cfg).await.map_err(|e| e.to_string())?;
+    let e = |e: &dyn std::fmt::Display| e.to_string();
+    match role {
+        "publisher" => {
+            let (n, interval) = (arg(0) as u32, arg(1));
+            let mut p = node.publisher(SPEED).create().map_err(|x| e(&x))?;
+            wait_matched(&p).await?;
+            for i in 1..=n {
+                p.publish(&speed(i as f32 * 1.5, i, &format!("s{i}"))).map_err(|x| e(&x))?;
+                tokio::time::sleep(Duration::from_millis(interval)).await;
+            }
+            println!("VBUS done sent={}", p.stats().sent);
+            forever().await
+        }
+        "silent_publisher" => {
+            let mut p = node.publisher(WATCHED).create().map_err(|x| e(&x))?;
+            wait_matched(&p).await?;
+            for i in 1..=10 {
+                p.publish(&speed(1.0, i, "alive")).map_err(|x| e(&x))?;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            println!("VBUS silent sent={}", p.stats().sent);
+            forever().await
+        }
+        "server" => {
+            let server = node.service_server(DOUBLE).map_err(|x| e(&x))?;
+            println!("VBUS ready");
+            let mut ignored = Vec::new();
+            while let Ok(req) = server.recv().await {
+                let s = req.sample();
+                let v = s.view();
+                match v.label().unwrap_or("") {
+                    "refuse" => req.refuse("label `refuse` is not allowed"),
+                    "ignore" => ignored.push(req), // held, never answered: the caller times out
+                    "drop" => drop(req),
+                    label => {
+                        let reply = speed(v.kph() * 2.0, v.count() + 1, label);
+                        req.reply(&reply).map_err(|x| e(&x))?;
+                    }
+                }
+            }
+            Ok(())
+        }
+        "field_owner" => {
+            let mut f = node.field_owner(MODE).map_err(|x| e(&x))?;
+            f.set(&speed(1.0, 1, "eco")).map_err(|x| e(&x))?;
+            println!("VBUS ready");
+            let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+            while let Ok(Some(l)) = lines.next_line().await {
+                if l == "next" {
+                    f.set(&speed(2.0, 2, "sport")).map_err(|x| e(&x))?;
+                    println!("VBUS set");
+                }
+            }
+            Ok(())
+        }
+        "idle" => {
+            println!("VBUS ready");
+            forever().await
+        }
+        "mismatch" => {
+            let mut p = node.publisher(SPEED_V2).create().map_err(|x| e(&x))?;
+            wait_matched(&p).await?;
+            for i in 1..=5 {
+                p.publish(&speed(3.0, i, "v2")).map_err(|x| e(&x))?;
+            }
+            println!("VBUS done sent={}", p.stats().sent);
+            forever().await
+        }
+        "corrupt" => {
+            use vbus::zenoh::Wait;
+            let key = wire::data_key(node.domain(), SPEED.key());
+            let raw = node.session().declare_publisher(key).wait().map_err(|x| e(&x))?;
+            let mut p = node.publisher(SPEED).create().map_err(|x| e(&x))?;
+            wait_matched(&p).await?;
+            let mut fbb = vbus::flatbuffers::FlatBufferBuilder::new();
+            let root = build_speed(&mut fbb, 9.0, 9, "a label long enough to be cut");
+            fbb.finish_minimal(root);
+            let good = fbb.finished_data().to_vec();
+            let header = |seq| {
+                wire::Header {
+                    flags: 0,
+                    type_hash: <Speed as vbus::Message>::TYPE_HASH,
+                    seq,
+                    source_time_ns: wire::now_ns(),
+                    publisher_id: 77,
+                }
+                .encode()
+                .to_vec()
+            };
+            // 1. truncated FlatBuffer behind a valid header
+            raw.put(good[..good.len() / 2].to_vec()).attachment(header(1)).wait().map_err(|x| e(&x))?;
+            // 2. no attachment at all
+            raw.put(good.clone()).wait().map_err(|x| e(&x))?;
+            // 3. a 5-byte attachment
+            raw.put(good.clone()).attachment(vec![1u8, 2, 3, 4, 5]).wait().map_err(|x| e(&x))?;
+            // 4. random bytes as payload
+            raw.put(vec![0xffu8; 16]).attachment(header(2)).wait().map_err(|x| e(&x))?;
+            // then a valid sample, which must get through
+            p.publish(&speed(4.0, 4, "valid")).map_err(|x| e(&x))?;
+            println!("VBUS done sent=5");
+            forever().await
+        }
+        "flood_drop" => {
+            let n = arg(0) as u32;
+            let mut p = node.publisher(SLOW_DROP).create().map_err(|x| e(&x))?;
+            wait_matched(&p).await?;
+            for i in 1..=n {
+                p.publish(&speed(i as f32, i, "flood")).map_err(|x| e(&x))?;
+            }
+            println!("VBUS done sent={}", p.stats().sent);
+            forever().await
+        }
+        "flood_block" => {
+            let (n, size) = (arg(0) as u32, arg(1) as usize);
+            let mut p = node.publisher(SLOW_BLOCK).create().map_err(|x| e(&x))?;
+            wait_matched(&p).await?;
+            let label = "x".repeat(size);
+            for i in 1..=n {
+                p.publish(&speed(i as f32, i, &label)).map_err(|x| e(&x))?;
+            }
+            let s = p.stats();
+            println!(
+                "VBUS done sent={} waits={} waited_ms={}",
+                s.sent,
+                s.backpressure_waits,
+                s.backpressure_ns / 1_000_000
+            );
+            forever().await
+        }
+        other => Err(format!("unknown role `{other}`")),
+    }
+}

@@ -1,0 +1,261 @@
+//! Bus behaviour across separate OS processes.
+
+use std::time::Duration;
+
+use vbus::{CallError, NodeEvent, TopicEvent};
+
+use crate::{fixtures::*, harness::*};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pub_sub_delivers_every_sample_in_order() {
+    watchdog(async {
+        let domain = unique_domain("pubsub");
+        let (node, ep) = parent_node("cockpit", &domain).await;
+        let sub = node.subscriber(SPEED).create().await.unwrap();
+        let mut child = spawn("publisher", "chassis", &domain, &ep, &["50", "2"]);
+        for i in 1..=50u32 {
+            let s = sub.recv_timeout(WATCHDOG).await.expect("sample");
+            let v = s.view();
+            assert_eq!(
+                (s.seq(), v.count(), v.kph(), v.label()),
+                (i as u64, i, i as f32 * 1.5, Some(&*format!("s{i}")))
+            );
+        }
+        assert_eq!(field(&child.expect("done").await, "sent"), 50);
+        let st = sub.stats();
+        assert_eq!((st.delivered, st.lost, st.rejected, st.mismatched, st.dropped), (50, 0, 0, 0, 0));
+        let listed = node.stats();
+        assert!(listed.iter().any(|e| e.key == "chassis/speed" && e.stats.delivered == 50), "{listed:?}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_reply_with_refusal_timeout_and_no_server() {
+    watchdog(async {
+        let domain = unique_domain("rpc");
+        let (node, ep) = parent_node("client", &domain).await;
+        let client = node.service_client(DOUBLE).unwrap();
+        // Nobody serves yet.
+        let err = client.call(&speed(1.0, 1, "x")).await.unwrap_err();
+        assert_eq!(err, CallError::NoServer { key: "test/double".into() });
+
+        let mut server = spawn("server", "srv", &domain, &ep, &[]);
+        server.expect("ready").await;
+        // The server's queryable needs a moment to be routed to us; retry until it answers.
+        let reply = loop {
+            match client.call(&speed(21.0, 1, "hello")).await {
+                Ok(r) => break r,
+                Err(CallError::NoServer { .. }) => tokio::time::sleep(Duration::from_millis(20)).await,
+                Err(e) => panic!("{e}"),
+            }
+        };
+        let v = reply.view();
+        assert_eq!((v.kph(), v.count(), v.label()), (42.0, 2, Some("hello")));
+
+        let err = client.call(&speed(1.0, 1, "refuse")).await.unwrap_err();
+        assert!(
+            matches!(&err, CallError::Refused { message, .. } if message.contains("not allowed")),
+            "{err}"
+        );
+
+        let err = client.call(&speed(1.0, 1, "drop")).await.unwrap_err();
+        assert!(
+            matches!(&err, CallError::Refused { message, .. } if message.contains("without replying")),
+            "{err}"
+        );
+
+        let err = client
+            .call_with(|fbb| build_speed(fbb, 1.0, 1, "ignore"), Duration::from_millis(300))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, CallError::Timeout { after, .. } if after == Duration::from_millis(300)),
+            "{err}"
+        );
+        assert_eq!(client.stats().delivered, 1);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn field_late_joiner_gets_current_value_then_changes() {
+    watchdog(async {
+        let domain = unique_domain("field");
+        let (node, ep) = parent_node("hmi", &domain).await;
+        let mut owner = spawn("field_owner", "body", &domain, &ep, &[]);
+        owner.expect("ready").await;
+        // The owner set its value before we followed the field: we are the late joiner. Routing
+        // of the owner's history queryable may take a moment after connect, so retry the join.
+        let mut field = loop {
+            let f = node.field(MODE).await.unwrap();
+            if f.get().is_some() {
+                break f;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let now = field.get().expect("current value at once");
+        assert_eq!(now.view().label(), Some("eco"));
+        assert_eq!(field.changed().await.unwrap().view().label(), Some("eco"));
+        owner.send("next").await;
+        owner.expect("set").await;
+        let next = tokio::time::timeout(WATCHDOG, field.changed()).await.unwrap().unwrap();
+        assert_eq!((next.view().label(), next.view().kph()), (Some("sport"), 2.0));
+        assert_eq!(field.get().unwrap().view().label(), Some("sport"));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadline_miss_is_reported_when_publisher_goes_silent() {
+    watchdog(async {
+        let domain = unique_domain("deadline");
+        let (node, ep) = parent_node("monitor", &domain).await;
+        let sub = node.subscriber(WATCHED).create().await.unwrap();
+        let mut child = spawn("silent_publisher", "sensor", &domain, &ep, &[]);
+        // Data first...
+        let first = sub.recv_timeout(WATCHDOG).await.expect("data before silence");
+        assert_eq!(first.view().label(), Some("alive"));
+        child.expect("silent").await;
+        // ...then, once it is silent for longer than 100 ms, a deadline event.
+        let silent = loop {
+            match tokio::time::timeout(WATCHDOG, sub.next_event()).await.unwrap().unwrap() {
+                // Misses from before the publisher started are legitimate (the clock starts at
+                // subscription); skip until data has flowed.
+                TopicEvent::DeadlineMissed { silent_for, .. }
+                    if sub.stats().delivered + sub.queued() as u64 >= 10 =>
+                {
+                    break silent_for;
+                }
+                TopicEvent::DeadlineMissed { .. } => continue,
+                other => panic!("unexpected event {other}"),
+            }
+        };
+        assert!(silent >= Duration::from_millis(100), "{silent:?}");
+        assert!(sub.stats().deadline_missed >= 1);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn liveliness_reports_a_killed_process_down() {
+    watchdog(async {
+        let domain = unique_domain("live");
+        let (node, ep) = parent_node("supervisor", &domain).await;
+        let watcher = node.watch_nodes().await.unwrap();
+        assert_eq!(watcher.recv().await.unwrap(), NodeEvent::Up("supervisor".into()));
+        let mut child = spawn("idle", "ecu-7", &domain, &ep, &[]);
+        child.expect("ready").await;
+        assert_eq!(watcher.recv().await.unwrap(), NodeEvent::Up("ecu-7".into()));
+        assert!(node.alive_nodes().await.unwrap().contains(&"ecu-7".to_string()));
+        child.kill().await; // SIGKILL: no goodbye from the process
+        assert_eq!(watcher.recv().await.unwrap(), NodeEvent::Down("ecu-7".into()));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn type_hash_mismatch_is_reported_not_delivered() {
+    watchdog(async {
+        let domain = unique_domain("mismatch");
+        let (node, ep) = parent_node("cockpit", &domain).await;
+        let sub = node.subscriber(SPEED).create().await.unwrap();
+        let mut child = spawn("mismatch", "old-ecu", &domain, &ep, &[]);
+        match tokio::time::timeout(WATCHDOG, sub.next_event()).await.unwrap().unwrap() {
+            TopicEvent::TypeMismatch { expected_hash, found_hash, expected_type, .. } => {
+                assert_eq!(
+                    (expected_hash, found_hash),
+                    (<Speed as vbus::Message>::TYPE_HASH, 0x5eed_0000_0000_0002)
+                );
+                assert_eq!(expected_type, "test.Speed");
+            }
+            other => panic!("expected a type mismatch, got {other}"),
+        }
+        child.expect("done").await;
+        while sub.stats().mismatched < 5 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(sub.stats().delivered, 0);
+        assert!(sub.try_recv().is_none());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_samples_are_rejected_and_counted() {
+    watchdog(async {
+        let domain = unique_domain("corrupt");
+        let (node, ep) = parent_node("cockpit", &domain).await;
+        let sub = node.subscriber(SPEED).create().await.unwrap();
+        let _child = spawn("corrupt", "broken-ecu", &domain, &ep, &[]);
+        let valid = sub.recv_timeout(WATCHDOG).await.expect("the valid sample after the corrupt ones");
+        assert_eq!(valid.view().label(), Some("valid"));
+        let mut reasons = Vec::new();
+        while let Some(e) = sub.try_next_event() {
+            reasons.push(e.to_string());
+        }
+        assert_eq!(sub.stats().rejected, 4, "{reasons:#?}");
+        assert_eq!(sub.stats().delivered, 1);
+        let all = reasons.join("\n");
+        assert!(all.contains("invalid payload"), "{all}");
+        assert!(all.contains("found none"), "{all}");
+        assert!(all.contains("found 5 bytes"), "{all}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_subscriber_drops_oldest_and_counts() {
+    watchdog(async {
+        let domain = unique_domain("drop");
+        let (node, ep) = parent_node("slow", &domain).await;
+        let sub = node.subscriber(SLOW_DROP).create().await.unwrap();
+        let mut child = spawn("flood_drop", "flooder", &domain, &ep, &["2000"]);
+        assert_eq!(field(&child.expect("done").await, "sent"), 2000);
+        // Let what is in flight land, without reading: the queue (8) overflows.
+        let mut last = 0;
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let s = sub.stats();
+            let seen = s.dropped + s.lost + sub.queued() as u64;
+            if seen == last {
+                break;
+            }
+            last = seen;
+        }
+        let mut got = Vec::new();
+        while let Some(s) = sub.try_recv() {
+            got.push(s.seq());
+        }
+        let st = sub.stats();
+        assert!(got.len() <= 8 && !got.is_empty(), "{got:?}");
+        assert!(got.windows(2).all(|w| w[0] < w[1]), "kept samples stay in order: {got:?}");
+        assert!(st.dropped > 0, "{st:?}");
+        // Every sample is accounted for: delivered, dropped by our queue, or lost on the way.
+        let newest = *got.last().unwrap();
+        assert_eq!(st.delivered + st.dropped + st.lost, newest, "{st:?}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn block_topic_back_pressures_the_publisher_and_loses_nothing() {
+    watchdog(async {
+        let domain = unique_domain("block");
+        let (node, ep) = parent_node("slow", &domain).await;
+        let sub = node.subscriber(SLOW_BLOCK).create().await.unwrap();
+        let n = 300u64;
+        let mut child = spawn("flood_block", "flooder", &domain, &ep, &["300", "65536"]);
+        for i in 1..=n {
+            let s = sub.recv_timeout(WATCHDOG).await.expect("sample");
+            assert_eq!(s.seq(), i);
+            tokio::time::sleep(Duration::from_millis(3)).await; // a slow consumer
+        }
+        let done = child.expect("done").await;
+        assert_eq!(field(&done, "sent"), n);
+        assert!(field(&done, "waits") > 0, "publisher never waited: {done}");
+        let st = sub.stats();
+        assert_eq!((st.delivered, st.dropped, st.lost), (n, 0, 0), "{st:?}");
+    })
+    .await;
+}

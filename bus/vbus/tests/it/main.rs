@@ -1,0 +1,7 @@
+//! Integration tests of the vbus library (one binary: see STYLE "build time").
+
+mod child;
+mod cross_process;
+mod fixtures;
+mod harness;
+mod in_process;
