@@ -1,6 +1,9 @@
 //! The node: one zenoh session plus identity, and the factory of every endpoint.
 
-use std::sync::{Arc, Mutex, Weak};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, Weak},
+};
 
 use zenoh::Wait;
 
@@ -31,6 +34,32 @@ struct NodeInner {
     runtime: tokio::runtime::Handle,
     endpoints: Mutex<Vec<Endpoint>>,
     token: Mutex<Option<zenoh::liveliness::LivelinessToken>>,
+    schemas: Arc<Mutex<HashMap<String, (u64, &'static [u8])>>>,
+    schema_queryable: Mutex<Option<zenoh::query::Queryable<()>>>,
+}
+
+/// A schema served by some node of the domain; from [`Node::fetch_schema`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchemaInfo {
+    /// Fully qualified type name.
+    pub type_name: String,
+    /// The type hash the serving node was built with.
+    pub type_hash: u64,
+    /// The binary FlatBuffers schema (`.bfbs`).
+    pub bfbs: Vec<u8>,
+}
+
+/// An endpoint announced on the bus; from [`Node::topics`].
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TopicInfo {
+    /// Topic key relative to the domain.
+    pub key: String,
+    /// Schema type name.
+    pub type_name: String,
+    /// Node that declared the endpoint.
+    pub node: String,
+    /// True for a publisher, false for a subscriber.
+    pub publisher: bool,
 }
 
 struct Endpoint {
@@ -68,6 +97,8 @@ impl Node {
                 runtime: tokio::runtime::Handle::current(),
                 endpoints: Mutex::new(Vec::new()),
                 token: Mutex::new(Some(token)),
+                schemas: Default::default(),
+                schema_queryable: Mutex::new(None),
             }),
         })
     }
@@ -108,6 +139,22 @@ impl Node {
     /// Start declaring a subscriber of `topic`.
     pub fn subscriber<T: Message>(&self, topic: Topic<T>) -> SubscriberBuilder<'_, T> {
         SubscriberBuilder { node: self, topic, qos: topic.qos(), on_event: None }
+    }
+
+    /// Subscribe to every sample under `key_expr` (relative to the domain, wildcards allowed),
+    /// whatever its type: for bridges and tools. `queue` bounds the backlog (oldest dropped).
+    pub fn raw_subscriber(&self, key_expr: &str, queue: usize) -> Result<crate::RawSubscriber, Error> {
+        crate::RawSubscriber::declare(self, key_expr, queue)
+    }
+
+    /// Publish pre-encoded payloads of a type known by name and hash on `key`.
+    pub fn raw_publisher(
+        &self,
+        key: &str,
+        type_name: &str,
+        type_hash: u64,
+    ) -> Result<crate::RawPublisher, Error> {
+        crate::RawPublisher::declare(self, key, type_name, type_hash)
     }
 
     /// Serve `service`: requests arrive through [`ServiceServer::recv`].
@@ -203,6 +250,123 @@ impl Node {
             counters: Arc::downgrade(&c),
         });
         c
+    }
+
+    /// Serve `T`'s binary schema to the domain (done for every type this node publishes).
+    pub(crate) fn serve_schema<T: Message>(&self) -> Result<(), Error> {
+        if T::SCHEMA.is_empty() {
+            return Ok(());
+        }
+        self.inner
+            .schemas
+            .lock()
+            .expect("schemas lock")
+            .insert(T::TYPE_NAME.to_owned(), (T::TYPE_HASH, T::SCHEMA));
+        let mut q = self.inner.schema_queryable.lock().expect("schema queryable lock");
+        if q.is_none() {
+            let schemas = self.inner.schemas.clone();
+            let prefix = wire::schema_key(self.domain(), "");
+            let queryable = self
+                .inner
+                .session
+                .declare_queryable(wire::schema_key(self.domain(), "**"))
+                .callback(move |query| {
+                    let wanted = query.key_expr().clone();
+                    let found: Vec<(String, u64, &'static [u8])> = schemas
+                        .lock()
+                        .expect("schemas lock")
+                        .iter()
+                        .map(|(name, (hash, bfbs))| (format!("{prefix}{name}"), *hash, *bfbs))
+                        .filter(|(key, _, _)| {
+                            zenoh::key_expr::KeyExpr::try_from(key.as_str())
+                                .is_ok_and(|k| wanted.intersects(&k))
+                        })
+                        .collect();
+                    for (key, hash, bfbs) in found {
+                        let header = wire::Header {
+                            flags: 0,
+                            type_hash: hash,
+                            seq: 0,
+                            source_time_ns: wire::now_ns(),
+                            publisher_id: 0,
+                        };
+                        let _ = query.reply(key, bfbs.to_vec()).attachment(header.encode().to_vec()).wait();
+                    }
+                })
+                .wait()
+                .map_err(Error::zenoh)?;
+            *q = Some(queryable);
+        }
+        Ok(())
+    }
+
+    /// Ask the domain for the binary schema of `type_name` (served by nodes that publish it).
+    pub async fn fetch_schema(&self, type_name: &str) -> Result<Option<SchemaInfo>, Error> {
+        let replies = self
+            .inner
+            .session
+            .get(wire::schema_key(self.domain(), type_name))
+            .timeout(std::time::Duration::from_millis(self.inner.config.history_timeout_ms))
+            .await
+            .map_err(Error::zenoh)?;
+        while let Ok(r) = replies.recv_async().await {
+            if let Ok(s) = r.into_result() {
+                let hash = s
+                    .attachment()
+                    .and_then(|a| wire::Header::decode(&a.to_bytes()).ok())
+                    .map(|h| h.type_hash);
+                if let Some(type_hash) = hash {
+                    return Ok(Some(SchemaInfo {
+                        type_name: type_name.to_owned(),
+                        type_hash,
+                        bfbs: s.payload().to_bytes().into_owned(),
+                    }));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Publishers and subscribers alive in this domain, from their liveliness tokens.
+    pub async fn topics(&self) -> Result<Vec<TopicInfo>, Error> {
+        let mut out = Vec::new();
+        for publisher in [true, false] {
+            let role = if publisher { "@pub" } else { "@sub" };
+            let prefix = format!("{}/{}/{role}/", wire::KEY_PREFIX, self.domain());
+            let replies =
+                self.inner.session.liveliness().get(format!("{prefix}**")).await.map_err(Error::zenoh)?;
+            while let Ok(r) = replies.recv_async().await {
+                let Ok(s) = r.into_result() else { continue };
+                let rest = s.key_expr().as_str().strip_prefix(&prefix).unwrap_or_default();
+                let mut parts = rest.splitn(3, '/');
+                if let (Some(node), Some(type_name), Some(key)) = (parts.next(), parts.next(), parts.next()) {
+                    out.push(TopicInfo {
+                        key: key.into(),
+                        type_name: type_name.into(),
+                        node: node.into(),
+                        publisher,
+                    });
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Announce an endpoint with a liveliness token (withdrawn when the returned token drops).
+    pub(crate) fn announce(
+        &self,
+        publisher: bool,
+        type_name: &str,
+        key: &str,
+    ) -> Result<zenoh::liveliness::LivelinessToken, Error> {
+        self.inner
+            .session
+            .liveliness()
+            .declare_token(wire::endpoint_token_key(self.domain(), publisher, self.name(), type_name, key))
+            .wait()
+            .map_err(Error::zenoh)
     }
 
     /// Withdraw the liveliness token and close the session. Other nodes see this node `Down`.

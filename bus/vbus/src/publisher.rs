@@ -56,6 +56,8 @@ impl<T: Message> PublisherBuilder<'_, T> {
             .wait()
             .map_err(Error::zenoh)?;
         let stats = node.register(Role::Publisher, key, T::TYPE_NAME);
+        node.serve_schema::<T>()?;
+        let token = node.announce(true, T::TYPE_NAME, key)?;
         let history = if qos.history > 0 {
             let ring: History = Arc::new(Mutex::new(VecDeque::with_capacity(qos.history as usize)));
             let served = ring.clone();
@@ -89,6 +91,7 @@ impl<T: Message> PublisherBuilder<'_, T> {
             id: rand::random(),
             history,
             stats,
+            _token: token,
             _type: PhantomData,
         })
     }
@@ -108,6 +111,7 @@ pub struct Publisher<T> {
     id: u64,
     history: Option<(History, zenoh::query::Queryable<()>)>,
     stats: Arc<Counters>,
+    _token: zenoh::liveliness::LivelinessToken,
     _type: PhantomData<fn() -> T>,
 }
 

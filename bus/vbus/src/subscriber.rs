@@ -118,9 +118,10 @@ impl<T: Message> SubscriberBuilder<'_, T> {
             }
             ingress.finish_replay(stored);
         }
+        let token = node.announce(false, T::TYPE_NAME, key)?;
         let deadline_task =
             self.qos.deadline.map(|d| node.runtime().spawn(deadline_monitor(Arc::downgrade(&ingress), d)));
-        Ok((Handle { ingress, _zsub: zsub, deadline_task }, ev_rx))
+        Ok((Handle { ingress, _zsub: zsub, _token: token, deadline_task }, ev_rx))
     }
 }
 
@@ -128,6 +129,7 @@ impl<T: Message> SubscriberBuilder<'_, T> {
 struct Handle<T> {
     ingress: Arc<Ingress<T>>,
     _zsub: zenoh::pubsub::Subscriber<()>,
+    _token: zenoh::liveliness::LivelinessToken,
     deadline_task: Option<tokio::task::JoinHandle<()>>,
 }
 

@@ -131,9 +131,29 @@ pub fn node_key(domain: &str, name: &str) -> String {
     format!("{KEY_PREFIX}/{domain}/@node/{name}")
 }
 
+/// `vbus/<domain>/@schema/<type name>`: where nodes serve the `.bfbs` of the types they publish.
+pub fn schema_key(domain: &str, type_name: &str) -> String {
+    format!("{KEY_PREFIX}/{domain}/@schema/{type_name}")
+}
+
+/// `vbus/<domain>/@pub/<node>/<type name>/<key>` (or `@sub`): the liveliness token announcing an
+/// endpoint, so tools list topics, their types and who publishes them.
+pub fn endpoint_token_key(domain: &str, publisher: bool, node: &str, type_name: &str, key: &str) -> String {
+    let role = if publisher { "@pub" } else { "@sub" };
+    format!("{KEY_PREFIX}/{domain}/{role}/{node}/{type_name}/{key}")
+}
+
+/// The zenoh encoding of FlatBuffers payloads; the schema type name follows after `;`.
+pub const ENCODING_PREFIX: &str = "application/x-flatbuffers;";
+
 /// The zenoh encoding string for a FlatBuffers payload of `type_name`.
 pub fn encoding(type_name: &str) -> String {
-    format!("application/x-flatbuffers;{type_name}")
+    format!("{ENCODING_PREFIX}{type_name}")
+}
+
+/// The schema type name in a vbus encoding string, if it is one.
+pub fn type_name_of(encoding: &str) -> Option<&str> {
+    encoding.strip_prefix(ENCODING_PREFIX).filter(|t| !t.is_empty())
 }
 
 /// Nanoseconds since the UNIX epoch, from the system clock.

@@ -1,0 +1,191 @@
+//! Untyped access for bridges and tools: samples of any type under a key expression, with the
+//! header parsed but the payload left as bytes (no compiled schema needed).
+
+use std::sync::Arc;
+
+use zenoh::{Wait, bytes::ZBytes};
+
+use crate::{
+    Closed, Error, PublishError, TopicStats,
+    node::Node,
+    sample::Payload,
+    stats::{Counters, Role},
+    wire::{self, Header, HeaderError},
+};
+
+/// A sample seen without its compiled type.
+#[derive(Clone)]
+pub struct RawSample {
+    key: String,
+    type_name: Option<String>,
+    header: Result<Header, HeaderError>,
+    payload: Payload,
+    received_ns: u64,
+}
+
+impl RawSample {
+    /// Topic key relative to the domain (e.g. `chassis/speed`).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+    /// Schema type name from the zenoh encoding, when the sender declared one.
+    pub fn type_name(&self) -> Option<&str> {
+        self.type_name.as_deref()
+    }
+    /// The vbus header, or why it is missing or invalid.
+    pub fn header(&self) -> Result<&Header, &HeaderError> {
+        self.header.as_ref()
+    }
+    /// The payload bytes (FlatBuffers for vbus publishers; not verified here).
+    pub fn payload(&self) -> &[u8] {
+        self.payload.bytes()
+    }
+    /// Receipt time, ns since the UNIX epoch.
+    pub fn received_ns(&self) -> u64 {
+        self.received_ns
+    }
+}
+
+impl std::fmt::Debug for RawSample {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawSample")
+            .field("key", &self.key)
+            .field("type_name", &self.type_name)
+            .field("header", &self.header)
+            .field("len", &self.payload.bytes().len())
+            .finish()
+    }
+}
+
+/// Subscribes to a key expression (wildcards allowed) relative to the domain, untyped.
+///
+/// The queue is bounded; when full, the oldest sample is dropped and counted.
+pub struct RawSubscriber {
+    rx: flume::Receiver<RawSample>,
+    stats: Arc<Counters>,
+    _sub: zenoh::pubsub::Subscriber<()>,
+}
+
+impl RawSubscriber {
+    pub(crate) fn declare(node: &Node, key_expr: &str, queue: usize) -> Result<Self, Error> {
+        let full = wire::data_key(node.domain(), key_expr);
+        zenoh::key_expr::KeyExpr::try_from(full.as_str())
+            .map_err(|e| Error::Key(format!("`{key_expr}` is not a valid key expression: {e}")))?;
+        let prefix_len = full.len() - key_expr.len();
+        let stats = node.register(Role::Subscriber, key_expr, "*");
+        let counters = stats.clone();
+        let (tx, rx) = flume::bounded(queue.max(1));
+        let drain = rx.clone();
+        let sub = node
+            .session()
+            .declare_subscriber(full)
+            .callback(move |s| {
+                let key = s.key_expr().as_str().get(prefix_len..).unwrap_or_default().to_owned();
+                let type_name = wire::type_name_of(&s.encoding().to_string()).map(str::to_owned);
+                let header = match s.attachment() {
+                    Some(a) => Header::decode(&a.to_bytes()),
+                    None => Err(HeaderError::Missing),
+                };
+                let mut raw = RawSample {
+                    key,
+                    type_name,
+                    header,
+                    payload: Payload::from_zbytes(s.payload()),
+                    received_ns: wire::now_ns(),
+                };
+                loop {
+                    match tx.try_send(raw) {
+                        Ok(()) => break,
+                        Err(flume::TrySendError::Full(back)) => {
+                            raw = back;
+                            if drain.try_recv().is_ok() {
+                                Counters::inc(&counters.dropped);
+                            }
+                        }
+                        Err(flume::TrySendError::Disconnected(_)) => break,
+                    }
+                }
+            })
+            .wait()
+            .map_err(Error::zenoh)?;
+        Ok(Self { rx, stats, _sub: sub })
+    }
+
+    /// The next sample.
+    pub async fn recv(&self) -> Result<RawSample, Closed> {
+        let s = self.rx.recv_async().await.map_err(|_| Closed)?;
+        Counters::inc(&self.stats.delivered);
+        Ok(s)
+    }
+
+    /// The next sample if one is queued.
+    pub fn try_recv(&self) -> Option<RawSample> {
+        let s = self.rx.try_recv().ok()?;
+        Counters::inc(&self.stats.delivered);
+        Some(s)
+    }
+
+    /// Counters (`delivered`, `dropped`).
+    pub fn stats(&self) -> TopicStats {
+        self.stats.snapshot()
+    }
+}
+
+/// Publishes pre-encoded FlatBuffers bytes of a type known only by name and hash (bridges,
+/// replay, the CLI). The caller vouches for the payload; subscribers still verify it.
+pub struct RawPublisher {
+    zpub: zenoh::pubsub::Publisher<'static>,
+    key: String,
+    type_hash: u64,
+    seq: u64,
+    id: u64,
+    stats: Arc<Counters>,
+}
+
+impl RawPublisher {
+    pub(crate) fn declare(node: &Node, key: &str, type_name: &str, type_hash: u64) -> Result<Self, Error> {
+        crate::topic::validate_key(key).map_err(Error::Key)?;
+        let zpub = node
+            .session()
+            .declare_publisher(wire::data_key(node.domain(), key))
+            .encoding(wire::encoding(type_name))
+            .wait()
+            .map_err(Error::zenoh)?;
+        let stats = node.register(Role::Publisher, key, "*");
+        Ok(Self { zpub, key: key.to_owned(), type_hash, seq: 0, id: rand::random(), stats })
+    }
+
+    /// Publish `payload` with a fresh header (this publisher's id and sequence, now as source time).
+    pub fn publish(&mut self, payload: &[u8]) -> Result<(), PublishError> {
+        self.publish_at(payload, wire::now_ns())
+    }
+
+    /// Publish with an explicit source time (e.g. the CAN frame's timestamp, a recording's time).
+    pub fn publish_at(&mut self, payload: &[u8], source_time_ns: u64) -> Result<(), PublishError> {
+        self.seq += 1;
+        let header = Header {
+            flags: 0,
+            type_hash: self.type_hash,
+            seq: self.seq,
+            source_time_ns,
+            publisher_id: self.id,
+        };
+        self.zpub
+            .put(ZBytes::from(payload.to_vec()))
+            .attachment(header.encode().to_vec())
+            .wait()
+            .map_err(|e| PublishError::Transport { key: self.key.clone(), reason: e.to_string() })?;
+        Counters::inc(&self.stats.sent);
+        Ok(())
+    }
+
+    /// Whether a subscriber currently matches.
+    pub fn has_subscribers(&self) -> bool {
+        self.zpub.matching_status().wait().map(|s| s.matching()).unwrap_or(false)
+    }
+
+    /// Counters (`sent`).
+    pub fn stats(&self) -> TopicStats {
+        self.stats.snapshot()
+    }
+}

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine: installs what it needs (idempotent), then runs every
+# test of the workspace. This is what CI runs (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+# Loopback only: make sure nothing we start tries multicast discovery.
+export ZENOH_SCOUTING_MULTICAST_ENABLED=false
+cargo test --workspace --locked "$@"
