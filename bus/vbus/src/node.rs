@@ -34,7 +34,7 @@ struct NodeInner {
     runtime: tokio::runtime::Handle,
     endpoints: Mutex<Vec<Endpoint>>,
     token: Mutex<Option<zenoh::liveliness::LivelinessToken>>,
-    schemas: Arc<Mutex<HashMap<String, (u64, &'static [u8])>>>,
+    schemas: Arc<Mutex<SchemaTable>>,
     schema_queryable: Mutex<Option<zenoh::query::Queryable<()>>>,
 }
 
@@ -61,6 +61,9 @@ pub struct TopicInfo {
     /// True for a publisher, false for a subscriber.
     pub publisher: bool,
 }
+
+/// Type name -> (type hash, `.bfbs`) of the types this node publishes.
+type SchemaTable = HashMap<String, (u64, &'static [u8])>;
 
 struct Endpoint {
     role: Role,
