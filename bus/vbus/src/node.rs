@@ -160,6 +160,18 @@ impl Node {
         crate::RawPublisher::declare(self, key, type_name, type_hash)
     }
 
+    /// Call the service at `key` with a pre-encoded request (bridges, the CLI). The reply's
+    /// header is parsed; its payload is not verified (no compiled reply type here).
+    pub async fn raw_call(
+        &self,
+        key: &str,
+        request_type_hash: u64,
+        payload: &[u8],
+        timeout: std::time::Duration,
+    ) -> Result<crate::RawSample, crate::CallError> {
+        crate::raw::raw_call(self, key, request_type_hash, payload, timeout).await
+    }
+
     /// Serve `service`: requests arrive through [`ServiceServer::recv`].
     pub fn service_server<Req: Message, Rep: Message>(
         &self,

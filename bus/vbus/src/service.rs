@@ -143,6 +143,7 @@ impl<Req: Message, Rep: Message> Request<Req, Rep> {
         };
         self.query
             .reply(self.query.key_expr().clone(), ZBytes::from(fbb.finished_data().to_vec()))
+            .encoding(wire::encoding(Rep::TYPE_NAME))
             .attachment(header.encode().to_vec())
             .wait()
             .map_err(Error::zenoh)?;

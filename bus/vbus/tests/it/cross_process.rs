@@ -74,6 +74,22 @@ async fn request_reply_with_refusal_timeout_and_no_server() {
             "{err}"
         );
         assert_eq!(client.stats().delivered, 1);
+
+        // Untyped, as a bridge calls: pre-encoded request, reply header checked.
+        let mut fbb = vbus::flatbuffers::FlatBufferBuilder::new();
+        let root = build_speed(&mut fbb, 5.0, 1, "raw");
+        fbb.finish_minimal(root);
+        let hash = <Speed as vbus::Message>::TYPE_HASH;
+        let r =
+            node.raw_call("test/double", hash, fbb.finished_data(), Duration::from_secs(2)).await.unwrap();
+        assert_eq!((r.type_name(), r.header().unwrap().type_hash), (Some("test.Speed"), hash));
+        let v = vbus::flatbuffers::root::<SpeedView<'_>>(r.payload()).unwrap();
+        assert_eq!((v.kph(), v.label()), (10.0, Some("raw")));
+        let err = node
+            .raw_call("test/double", 0xbad, fbb.finished_data(), Duration::from_secs(2))
+            .await
+            .unwrap_err();
+        assert!(matches!(&err, CallError::Refused { message, .. } if message.contains("type hash")), "{err}");
     })
     .await;
 }
