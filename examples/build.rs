@@ -1,0 +1,3 @@
+fn main() {
+    vbus_codegen::compile(&["schemas/vehicle.fbs"], &["schemas"]).unwrap();
+}

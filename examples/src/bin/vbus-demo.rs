@@ -1,0 +1,271 @@
+//! The vbus demo: separate processes exchanging typed data over the bus, on embedded defaults.
+//!
+//! Run it with `scripts/demo.sh` (installs what is needed, builds, runs), or
+//! `cargo run --release -p vbus-examples --bin vbus-demo`.
+//!
+//! What happens: this process starts a zenoh router node ("gateway") on the default endpoint
+//! `tcp/127.0.0.1:7447`, then starts two more processes of this same binary as vehicle ECUs with
+//! the default node configuration (peers that find each other through that router):
+//! - `chassis` publishes `chassis/speed` at 50 Hz and `powertrain/battery` at 10 Hz, owns the
+//!   `body/drive_mode` field and serves `body/set_drive_mode`;
+//! - `cockpit` subscribes, prints a dashboard line twice a second, asks for sport mode half way,
+//!   and checks every value it receives against what the chassis must have sent.
+//!
+//! The run succeeds (exit 0) when the cockpit received every speed sample the chassis sent
+//! between the first and the last one it saw, with no wrong value, and the mode change went
+//! through the service and the field.
+
+use std::{
+    process::{ExitCode, Stdio},
+    time::{Duration, Instant},
+};
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use vbus::{Node, NodeConfig, TopicEvent};
+use vbus_examples::{
+    demo::vehicle::{
+        BatteryStateT, DriveMode, DriveModeStateT, SetDriveModeReplyT, SetDriveModeT, VehicleSpeedT,
+    },
+    services, topics,
+};
+
+const RUN_SECONDS: u64 = 4;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let role = std::env::args().nth(1).unwrap_or_else(|| "run".into());
+    let result = match role.as_str() {
+        "run" => launcher().await,
+        "chassis" => chassis().await,
+        "cockpit" => cockpit().await,
+        other => Err(format!("unknown role `{other}`; use `run` (default), `chassis` or `cockpit`")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("[{role}] error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Deterministic speed for sequence number `seq`, so the cockpit can check every value.
+fn speed_at(seq: u64) -> f32 {
+    (60.0 + 40.0 * (seq as f64 / 40.0).sin()) as f32
+}
+
+fn soc_at(seq: u64) -> f32 {
+    80.0 - seq as f32 * 0.01
+}
+
+async fn launcher() -> Result<(), String> {
+    println!(
+        "vbus demo: a router and two ECU processes on loopback (default endpoint {})",
+        vbus::DEFAULT_ROUTER_ENDPOINT
+    );
+    let gateway =
+        Node::open(NodeConfig::from_json5("{ name: 'gateway', mode: 'router' }").map_err(|e| e.to_string())?)
+            .await
+            .map_err(|e| {
+                format!(
+                    "{e}\n(is another vbus router or zenohd already using {}?)",
+                    vbus::DEFAULT_ROUTER_ENDPOINT
+                )
+            })?;
+    let watcher = gateway.watch_nodes().await.map_err(|e| e.to_string())?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let spawn = |role: &str| {
+        tokio::process::Command::new(&exe)
+            .arg(role)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot start the {role} process: {e}"))
+    };
+    let mut chassis = spawn("chassis")?;
+    let mut cockpit = spawn("cockpit")?;
+    let relay = |name: &'static str, out: tokio::process::ChildStdout| {
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(out).lines();
+            let mut last = String::new();
+            while let Ok(Some(l)) = lines.next_line().await {
+                println!("[{name}] {l}");
+                last = l;
+            }
+            last
+        })
+    };
+    let chassis_out = relay("chassis", chassis.stdout.take().expect("piped"));
+    let cockpit_out = relay("cockpit", cockpit.stdout.take().expect("piped"));
+    let nodes = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while let Ok(ev) = watcher.recv().await {
+            println!("[gateway] node {ev:?}");
+            seen.push(ev);
+        }
+        seen
+    });
+
+    let cockpit_status = tokio::time::timeout(Duration::from_secs(RUN_SECONDS + 30), cockpit.wait())
+        .await
+        .map_err(|_| "the cockpit did not finish within its time".to_string())?
+        .map_err(|e| e.to_string())?;
+    let cockpit_summary = cockpit_out.await.unwrap_or_default();
+    // Closing the chassis' stdin asks it to finish and report what it sent.
+    if let Some(mut stdin) = chassis.stdin.take() {
+        let _ = stdin.shutdown().await;
+    }
+    let chassis_status = tokio::time::timeout(Duration::from_secs(10), chassis.wait())
+        .await
+        .map_err(|_| "the chassis did not stop".to_string())?
+        .map_err(|e| e.to_string())?;
+    let chassis_summary = chassis_out.await.unwrap_or_default();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    nodes.abort();
+
+    println!("---");
+    println!("chassis: {chassis_summary}");
+    println!("cockpit: {cockpit_summary}");
+    if cockpit_status.success() && chassis_status.success() {
+        println!("demo OK: typed data, a service call and a field change crossed three processes");
+        Ok(())
+    } else {
+        Err(format!("demo FAILED (chassis {chassis_status}, cockpit {cockpit_status})"))
+    }
+}
+
+async fn chassis() -> Result<(), String> {
+    let node = Node::open(NodeConfig::named("chassis")).await.map_err(|e| e.to_string())?;
+    let mut speed = node.publisher(topics::chassis::SPEED).create().map_err(|e| e.to_string())?;
+    let mut battery = node.publisher(topics::powertrain::BATTERY).create().map_err(|e| e.to_string())?;
+    let mut mode = node.field_owner(topics::body::DRIVE_MODE).map_err(|e| e.to_string())?;
+    mode.set(&DriveModeStateT { mode: DriveMode::Normal, changed_by: Some("chassis".into()) })
+        .map_err(|e| e.to_string())?;
+    let server = node.service_server(services::body::SET_DRIVE_MODE).map_err(|e| e.to_string())?;
+    println!("up: publishing chassis/speed at 50 Hz, powertrain/battery at 10 Hz");
+
+    let mut stdin = BufReader::new(tokio::io::stdin()).lines();
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let mut seq = 0u64;
+    let mut odometer = 0.0f64;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                seq += 1;
+                let kph = speed_at(seq);
+                odometer += kph as f64 / 3.6 * 0.02;
+                speed.publish(&VehicleSpeedT { kph, odometer_m: odometer }).map_err(|e| e.to_string())?;
+                if seq.is_multiple_of(5) {
+                    battery
+                        .publish(&BatteryStateT { soc_percent: soc_at(seq / 5), pack_voltage: 396.0, max_cell_temp_c: 31.5 })
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            req = server.recv() => {
+                let Ok(req) = req else { break };
+                let sample = req.sample();
+                let ask = sample.view();
+                let who = ask.requested_by().unwrap_or("").to_owned();
+                if who.is_empty() {
+                    req.reply(&SetDriveModeReplyT { accepted: false, reason: Some("requested_by is required".into()) })
+                        .map_err(|e| e.to_string())?;
+                } else {
+                    let new_mode = ask.mode();
+                    mode.set(&DriveModeStateT { mode: new_mode, changed_by: Some(who.clone()) }).map_err(|e| e.to_string())?;
+                    req.reply(&SetDriveModeReplyT { accepted: true, reason: None }).map_err(|e| e.to_string())?;
+                    println!("drive mode -> {new_mode:?} (asked by {who})");
+                }
+            }
+            line = stdin.next_line() => {
+                if !matches!(line, Ok(Some(_))) { break }
+            }
+        }
+    }
+    println!("sent speed={} battery={}", speed.stats().sent, battery.stats().sent);
+    Ok(())
+}
+
+async fn cockpit() -> Result<(), String> {
+    let node = Node::open(NodeConfig::named("cockpit")).await.map_err(|e| e.to_string())?;
+    let speed = node.subscriber(topics::chassis::SPEED).create().await.map_err(|e| e.to_string())?;
+    let battery = node.subscriber(topics::powertrain::BATTERY).create().await.map_err(|e| e.to_string())?;
+    let mut mode = node.field(topics::body::DRIVE_MODE).await.map_err(|e| e.to_string())?;
+    let client = node.service_client(services::body::SET_DRIVE_MODE).map_err(|e| e.to_string())?;
+
+    // Wait for the chassis: the first speed sample starts the run.
+    let first = tokio::time::timeout(Duration::from_secs(20), speed.recv())
+        .await
+        .map_err(|_| "no chassis/speed sample within 20 s: is the chassis up?".to_string())?
+        .map_err(|e| e.to_string())?;
+    let (first_seq, mut last_seq) = (first.seq(), first.seq());
+    let mut wrong_values = u64::from(first.view().kph() != speed_at(first.seq()));
+    let mut kph = first.view().kph();
+    let mut latencies = vec![first.latency()];
+    let mut soc = None;
+    let mut mode_changes = Vec::new();
+    let mut asked = false;
+    let started = Instant::now();
+    let mut dashboard = tokio::time::interval(Duration::from_millis(500));
+    while started.elapsed() < Duration::from_secs(RUN_SECONDS) {
+        tokio::select! {
+            s = speed.recv() => {
+                let s = s.map_err(|e| e.to_string())?;
+                kph = s.view().kph();
+                if kph != speed_at(s.seq()) { wrong_values += 1; }
+                last_seq = s.seq();
+                latencies.push(s.latency());
+            }
+            b = battery.recv() => {
+                let b = b.map_err(|e| e.to_string())?;
+                soc = Some((b.view().soc_percent(), b.view().max_cell_temp_c()));
+            }
+            m = mode.changed() => {
+                let m = m.map_err(|e| e.to_string())?;
+                let v = m.view();
+                mode_changes.push(format!("{:?} by {}", v.mode(), v.changed_by().unwrap_or("?")));
+            }
+            ev = speed.next_event() => {
+                if let Ok(ev @ TopicEvent::SamplesLost { .. }) = ev { println!("event: {ev}"); }
+            }
+            _ = dashboard.tick() => {
+                let (soc, temp) = soc.unwrap_or((f32::NAN, f32::NAN));
+                let m = mode.get().map(|m| format!("{:?}", m.view().mode())).unwrap_or_else(|| "?".into());
+                println!("speed {kph:6.1} km/h | SoC {soc:5.1} % | cell {temp:4.1} C | mode {m:7} | seq {last_seq}");
+                if !asked && started.elapsed() > Duration::from_secs(RUN_SECONDS / 2) {
+                    asked = true;
+                    let reply = client
+                        .call(&SetDriveModeT { mode: DriveMode::Sport, requested_by: Some("cockpit".into()) })
+                        .await
+                        .map_err(|e| format!("set_drive_mode: {e}"))?;
+                    println!("set_drive_mode(Sport) -> accepted={}", reply.view().accepted());
+                }
+            }
+        }
+    }
+    let st = speed.stats();
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
+    let expected = last_seq - first_seq + 1;
+    let received = latencies.len() as u64;
+    let ok = received == expected
+        && wrong_values == 0
+        && st.lost == 0
+        && mode_changes.iter().any(|m| m.starts_with("Sport"));
+    println!(
+        "received speed={received}/{expected} (seq {first_seq}..{last_seq}) wrong={wrong_values} lost={} battery={} \
+         mode_changes=[{}] latency p50={:?} p99={:?}",
+        st.lost,
+        battery.stats().delivered,
+        mode_changes.join(", "),
+        pct(0.5),
+        pct(0.99),
+    );
+    if ok { Ok(()) } else { Err("the cockpit missed or mis-read data (see the line above)".into()) }
+}
