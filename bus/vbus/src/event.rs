@@ -36,6 +36,18 @@ pub enum TopicEvent {
         /// What was wrong.
         reason: RejectReason,
     },
+    /// An E2E-protected topic received a sample that failed its checks; corrupted, misrouted,
+    /// repeated and unprotected samples are not delivered.
+    E2eViolation {
+        /// Topic key.
+        key: String,
+        /// The publisher's id (from the header; unreliable when corrupted).
+        publisher_id: u64,
+        /// The sequence number (counter) in the header.
+        seq: u64,
+        /// What was wrong.
+        violation: E2eViolation,
+    },
     /// Samples are missing in a publisher's sequence.
     SamplesLost {
         /// Topic key.
@@ -47,6 +59,43 @@ pub enum TopicEvent {
         /// Sequence number received.
         received_seq: u64,
     },
+}
+
+/// What an E2E check found wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum E2eViolation {
+    /// The sample carries no E2E extension although the topic requires it.
+    Missing,
+    /// The CRC does not match: header or payload changed on the way.
+    Corrupted,
+    /// The data id is another topic's: a misrouted or masquerading sample.
+    WrongDataId {
+        /// Data id of this topic.
+        expected: u32,
+        /// Data id found.
+        found: u32,
+    },
+    /// The counter did not advance: a repeated (replayed) sample.
+    Repeated,
+    /// The sample is older than the topic's lifespan (or deadline) allows.
+    Delayed {
+        /// Age at receipt.
+        age: std::time::Duration,
+    },
+}
+
+impl fmt::Display for E2eViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Missing => f.write_str("no E2E protection on a protected topic"),
+            Self::Corrupted => f.write_str("CRC mismatch (corrupted)"),
+            Self::WrongDataId { expected, found } => {
+                write!(f, "data id {found:#010x}, expected {expected:#010x} (misrouted)")
+            }
+            Self::Repeated => f.write_str("counter did not advance (repeated)"),
+            Self::Delayed { age } => write!(f, "delayed: {age:?} old"),
+        }
+    }
 }
 
 /// Why a sample was refused.
@@ -78,6 +127,9 @@ impl fmt::Display for TopicEvent {
                 "`{key}`: publisher {publisher_id:016x} sends type hash {found_hash:#018x}, expected {expected_type} ({expected_hash:#018x})"
             ),
             Self::Rejected { key, reason } => write!(f, "`{key}`: sample rejected: {reason}"),
+            Self::E2eViolation { key, publisher_id, seq, violation } => {
+                write!(f, "`{key}`: E2E check failed for seq {seq} from {publisher_id:016x}: {violation}")
+            }
             Self::SamplesLost { key, publisher_id, expected_seq, received_seq } => write!(
                 f,
                 "`{key}`: {} sample(s) lost from publisher {publisher_id:016x} (expected seq {expected_seq}, got {received_seq})",

@@ -52,7 +52,7 @@ pub mod wire;
 
 pub use config::{DEFAULT_CONFIG, DEFAULT_ROUTER_ENDPOINT, Mode, NodeConfig};
 pub use error::{CallError, Closed, Error, PublishError};
-pub use event::{RejectReason, TopicEvent};
+pub use event::{E2eViolation, RejectReason, TopicEvent};
 pub use field::{FieldClient, FieldOwner};
 pub use message::{Message, Pack};
 pub use node::{Node, NodeEvent, NodeWatcher, SchemaInfo, TopicInfo};

@@ -21,7 +21,7 @@ use crate::{
 /// A publish call slower than this is counted as a back-pressure wait.
 const BACKPRESSURE_THRESHOLD: Duration = Duration::from_millis(1);
 
-type History = Arc<Mutex<VecDeque<(ZBytes, [u8; wire::HEADER_LEN])>>>;
+type History = Arc<Mutex<VecDeque<(ZBytes, ZBytes)>>>;
 
 /// Builds a [`Publisher`]; from [`Node::publisher`].
 #[must_use = "call .create() to declare the publisher"]
@@ -68,10 +68,8 @@ impl<T: Message> PublisherBuilder<'_, T> {
                 .callback(move |query| {
                     // Copy out under the lock, reply outside it: replies may block on the network.
                     let samples: Vec<_> = served.lock().expect("history lock").iter().cloned().collect();
-                    for (payload, header) in samples {
-                        if let Err(e) =
-                            query.reply(hist_key.clone(), payload).attachment(header.to_vec()).wait()
-                        {
+                    for (payload, attachment) in samples {
+                        if let Err(e) = query.reply(hist_key.clone(), payload).attachment(attachment).wait() {
                             tracing::debug!(key = %hist_key, error = %e, "history reply failed");
                         }
                     }
@@ -89,6 +87,7 @@ impl<T: Message> PublisherBuilder<'_, T> {
             fbb: FlatBufferBuilder::with_capacity(256),
             seq: 0,
             id: rand::random(),
+            data_id: wire::data_id(key),
             history,
             stats,
             _token: token,
@@ -109,6 +108,7 @@ pub struct Publisher<T> {
     fbb: FlatBufferBuilder<'static>,
     seq: u64,
     id: u64,
+    data_id: u32,
     history: Option<(History, zenoh::query::Queryable<()>)>,
     stats: Arc<Counters>,
     _token: zenoh::liveliness::LivelinessToken,
@@ -147,25 +147,32 @@ impl<T: Message> Publisher<T> {
     fn send(&mut self, payload: ZBytes) -> Result<(), PublishError> {
         self.seq += 1;
         let header = Header {
-            flags: 0,
+            flags: if self.qos.e2e { wire::FLAG_E2E } else { 0 },
             type_hash: T::TYPE_HASH,
             seq: self.seq,
             source_time_ns: wire::now_ns(),
             publisher_id: self.id,
         }
         .encode();
+        let mut attachment = Vec::with_capacity(wire::HEADER_LEN + wire::E2E_EXT_LEN);
+        attachment.extend_from_slice(&header);
+        if self.qos.e2e {
+            let bytes = payload.to_bytes();
+            attachment.extend_from_slice(&wire::E2eExt::compute(&header, self.data_id, &bytes).encode());
+        }
+        let attachment = ZBytes::from(attachment);
         let _span = tracing::trace_span!("vbus.publish", key = %self.key, seq = self.seq).entered();
         if let Some((ring, _)) = &self.history {
             let mut ring = ring.lock().expect("history lock");
             if ring.len() == self.qos.history as usize {
                 ring.pop_front();
             }
-            ring.push_back((payload.clone(), header));
+            ring.push_back((payload.clone(), attachment.clone()));
         }
         let started = Instant::now();
         self.zpub
             .put(payload)
-            .attachment(header.to_vec())
+            .attachment(attachment)
             .wait()
             .map_err(|e| PublishError::Transport { key: self.key.clone(), reason: e.to_string() })?;
         let waited = started.elapsed();

@@ -100,6 +100,9 @@ pub struct QoS {
     pub deadline: Option<Duration>,
     /// Maximum age of a sample (source time to delivery); older samples are dropped as expired.
     pub lifespan: Option<Duration>,
+    /// End-to-end protection (CRC + counter + data id, see `WIRE.md`) for safety-relevant
+    /// topics: corruption, repetition, loss and delay are detected and reported.
+    pub e2e: bool,
 }
 
 impl Default for QoS {
@@ -121,6 +124,7 @@ impl QoS {
             queue: 64,
             deadline: None,
             lifespan: None,
+            e2e: false,
         }
     }
     /// Set [`QoS::reliability`].
@@ -161,6 +165,12 @@ impl QoS {
     /// Set [`QoS::lifespan`].
     pub const fn lifespan(mut self, d: Duration) -> Self {
         self.lifespan = Some(d);
+        self
+    }
+
+    /// Set [`QoS::e2e`].
+    pub const fn e2e(mut self, on: bool) -> Self {
+        self.e2e = on;
         self
     }
 

@@ -17,6 +17,7 @@ pub(crate) struct Counters {
     pub backpressure_waits: AtomicU64,
     pub backpressure_ns: AtomicU64,
     pub events_dropped: AtomicU64,
+    pub e2e_errors: AtomicU64,
 }
 
 impl Counters {
@@ -38,6 +39,7 @@ impl Counters {
             backpressure_waits: self.backpressure_waits.load(Relaxed),
             backpressure_ns: self.backpressure_ns.load(Relaxed),
             events_dropped: self.events_dropped.load(Relaxed),
+            e2e_errors: self.e2e_errors.load(Relaxed),
         }
     }
 }
@@ -69,6 +71,9 @@ pub struct TopicStats {
     pub backpressure_ns: u64,
     /// Events not queued because the event queue was full.
     pub events_dropped: u64,
+    /// E2E violations on a protected topic (missing protection, CRC or data id mismatch,
+    /// repetition, delay); each also raises [`crate::TopicEvent::E2eViolation`].
+    pub e2e_errors: u64,
 }
 
 /// What kind of endpoint a [`EndpointStats`] entry describes.

@@ -17,7 +17,7 @@ use zenoh::Wait;
 
 use crate::{
     Closed, Congestion, Error, Message, QoS, Topic, TopicEvent, TopicStats,
-    event::RejectReason,
+    event::{E2eViolation, RejectReason},
     message::verify,
     node::Node,
     sample::{Payload, Sample},
@@ -82,6 +82,7 @@ impl<T: Message> SubscriberBuilder<'_, T> {
         let stats = node.register(Role::Subscriber, key, T::TYPE_NAME);
         let ingress = Arc::new(Ingress {
             key: key.to_owned(),
+            data_id: wire::data_id(key),
             qos: self.qos,
             stats,
             state: Mutex::new(RxState {
@@ -288,6 +289,8 @@ struct RxState {
 /// The receive path shared by both subscriber kinds.
 struct Ingress<T> {
     key: String,
+    /// E2E data id of `key`.
+    data_id: u32,
     qos: QoS,
     stats: Arc<Counters>,
     state: Mutex<RxState>,
@@ -305,7 +308,7 @@ impl<T: Message> Ingress<T> {
             state.pending.push(s);
             return;
         }
-        self.ingest(&mut state, &s);
+        self.ingest(&mut state, &s, true);
     }
 
     /// Deliver the stored samples of a late join, then what arrived live meanwhile, in order.
@@ -316,23 +319,28 @@ impl<T: Message> Ingress<T> {
         });
         let mut state = self.state.lock().expect("subscriber state lock");
         for s in &stored {
-            self.ingest(&mut state, s);
+            self.ingest(&mut state, s, false);
         }
         let pending = std::mem::take(&mut state.pending);
         for s in &pending {
-            self.ingest(&mut state, s);
+            self.ingest(&mut state, s, true);
         }
         state.replaying = false;
     }
 
     /// Validate one sample and deliver it. Runs under the state lock so that samples of one
     /// subscriber are checked and delivered in arrival order.
-    fn ingest(&self, state: &mut RxState, s: &zenoh::sample::Sample) {
+    ///
+    /// `live` is false for samples replayed from publishers' history, whose overlap with live
+    /// data is expected and not an E2E repetition.
+    fn ingest(&self, state: &mut RxState, s: &zenoh::sample::Sample, live: bool) {
         let received_ns = wire::now_ns();
-        let header = match s.attachment().map(|a| Header::decode(&a.to_bytes())) {
-            Some(Ok(h)) => h,
-            Some(Err(e)) => return self.reject(RejectReason::Header(e)),
-            None => return self.reject(RejectReason::Header(wire::HeaderError::Missing)),
+        let Some(attachment) = s.attachment().map(|a| a.to_bytes()) else {
+            return self.reject(RejectReason::Header(wire::HeaderError::Missing));
+        };
+        let header = match Header::decode(&attachment) {
+            Ok(h) => h,
+            Err(e) => return self.reject(RejectReason::Header(e)),
         };
         let _span = tracing::trace_span!("vbus.deliver", key = %self.key, seq = header.seq).entered();
         if header.type_hash != T::TYPE_HASH {
@@ -349,6 +357,11 @@ impl<T: Message> Ingress<T> {
             );
         }
         let payload = Payload::from_zbytes(s.payload());
+        if self.qos.e2e {
+            if let Some(violation) = self.e2e_check(&header, &attachment, payload.bytes()) {
+                return self.e2e_violation(&header, violation);
+            }
+        }
         if let Err(e) = verify::<T>(payload.bytes()) {
             return self.reject(RejectReason::Payload(e.to_string()));
         }
@@ -356,6 +369,9 @@ impl<T: Message> Ingress<T> {
         match state.last_seq.get(&header.publisher_id).copied() {
             Some(last) if header.seq <= last => {
                 Counters::inc(&self.stats.duplicates);
+                if self.qos.e2e && live {
+                    self.e2e_violation(&header, E2eViolation::Repeated);
+                }
                 return;
             }
             Some(last) if header.seq > last + 1 => {
@@ -377,6 +393,10 @@ impl<T: Message> Ingress<T> {
         let sample = Sample { payload, header, received_ns, _type: PhantomData };
         if self.expired(&sample) {
             Counters::inc(&self.stats.expired);
+            if self.qos.e2e {
+                let age = Duration::from_nanos(received_ns.saturating_sub(header.source_time_ns));
+                self.e2e_violation(&header, E2eViolation::Delayed { age });
+            }
             return;
         }
         match &self.deliver {
@@ -406,6 +426,32 @@ impl<T: Message> Ingress<T> {
                 }
             },
         }
+    }
+
+    fn e2e_check(&self, header: &Header, attachment: &[u8], payload: &[u8]) -> Option<E2eViolation> {
+        if header.flags & wire::FLAG_E2E == 0 {
+            return Some(E2eViolation::Missing);
+        }
+        let Some(ext) = wire::E2eExt::decode(attachment) else { return Some(E2eViolation::Missing) };
+        if ext.data_id != self.data_id {
+            return Some(E2eViolation::WrongDataId { expected: self.data_id, found: ext.data_id });
+        }
+        let head: &[u8; wire::HEADER_LEN] =
+            attachment[..wire::HEADER_LEN].try_into().expect("decoded header");
+        (wire::E2eExt::compute(head, ext.data_id, payload) != ext).then_some(E2eViolation::Corrupted)
+    }
+
+    fn e2e_violation(&self, header: &Header, violation: E2eViolation) {
+        Counters::inc(&self.stats.e2e_errors);
+        self.events.emit(
+            &self.stats,
+            TopicEvent::E2eViolation {
+                key: self.key.clone(),
+                publisher_id: header.publisher_id,
+                seq: header.seq,
+                violation,
+            },
+        );
     }
 
     fn reject(&self, reason: RejectReason) {

@@ -21,7 +21,7 @@ pub const HEADER_VERSION: u8 = 1;
 /// |---|---|---|
 /// | 0 | 2 | magic `"vb"` |
 /// | 2 | 1 | version (1) |
-/// | 3 | 1 | flags (reserved, 0) |
+/// | 3 | 1 | flags: bit 0 = E2E extension follows ([`FLAG_E2E`]) |
 /// | 4 | 4 | reserved (0) |
 /// | 8 | 8 | schema type hash |
 /// | 16 | 8 | sequence number (per publisher, starts at 1) |
@@ -29,7 +29,7 @@ pub const HEADER_VERSION: u8 = 1;
 /// | 32 | 8 | publisher id (random per publisher instance) |
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header {
-    /// Header flags (reserved; 0 in version 1).
+    /// Header flags ([`FLAG_E2E`]; other bits reserved, 0).
     pub flags: u8,
     /// [`crate::Message::TYPE_HASH`] of the payload's type.
     pub type_hash: u64,
@@ -116,6 +116,88 @@ impl Header {
     }
 }
 
+/// Header flag: an 8-byte E2E extension follows the header (see [`E2eExt`]).
+pub const FLAG_E2E: u8 = 0x01;
+/// Length of the E2E extension.
+pub const E2E_EXT_LEN: usize = 8;
+
+/// End-to-end protection of safety-relevant topics, in the spirit of AUTOSAR E2E profile 4:
+/// the header's sequence number is the counter, a data id binds the sample to its topic, and a
+/// CRC-32P4 covers header, data id and payload.
+///
+/// Layout after the 40-byte header: `data_id: u32 LE`, `crc: u32 LE`, with
+/// `crc = CRC-32P4(header[0..40] ++ data_id LE ++ payload)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct E2eExt {
+    /// FNV-1a 32 of the topic key relative to the domain ([`data_id`]).
+    pub data_id: u32,
+    /// CRC-32P4 as above.
+    pub crc: u32,
+}
+
+impl E2eExt {
+    /// Compute the extension for a header (which must carry [`FLAG_E2E`]) and payload.
+    pub fn compute(header: &[u8; HEADER_LEN], data_id: u32, payload: &[u8]) -> Self {
+        let mut c = crc32p4_update(!0, header);
+        c = crc32p4_update(c, &data_id.to_le_bytes());
+        c = crc32p4_update(c, payload);
+        Self { data_id, crc: !c }
+    }
+
+    /// Serialize.
+    pub fn encode(&self) -> [u8; E2E_EXT_LEN] {
+        let mut b = [0u8; E2E_EXT_LEN];
+        b[0..4].copy_from_slice(&self.data_id.to_le_bytes());
+        b[4..8].copy_from_slice(&self.crc.to_le_bytes());
+        b
+    }
+
+    /// Parse from a whole attachment (header + extension); `None` if too short.
+    pub fn decode(attachment: &[u8]) -> Option<Self> {
+        let b = attachment.get(HEADER_LEN..HEADER_LEN + E2E_EXT_LEN)?;
+        Some(Self {
+            data_id: u32::from_le_bytes(b[0..4].try_into().ok()?),
+            crc: u32::from_le_bytes(b[4..8].try_into().ok()?),
+        })
+    }
+}
+
+/// The E2E data id of a topic key: FNV-1a 32 of its UTF-8 bytes.
+pub fn data_id(key: &str) -> u32 {
+    key.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ b as u32).wrapping_mul(0x0100_0193))
+}
+
+/// CRC-32P4 (AUTOSAR E2E profile 4): polynomial 0xF4ACFB13, reflected, init and xor-out
+/// 0xFFFFFFFF. `update` works on the non-inverted register: start with `!0`, finish with `!`.
+const CRC32P4_TABLE: [u32; 256] = {
+    let poly = 0xF4AC_FB13u32.reverse_bits();
+    let mut t = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 { (c >> 1) ^ poly } else { c >> 1 };
+            k += 1;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+};
+
+fn crc32p4_update(mut c: u32, data: &[u8]) -> u32 {
+    for &b in data {
+        c = CRC32P4_TABLE[((c ^ b as u32) & 0xff) as usize] ^ (c >> 8);
+    }
+    c
+}
+
+/// CRC-32P4 of `data`.
+pub fn crc32p4(data: &[u8]) -> u32 {
+    !crc32p4_update(!0, data)
+}
+
 /// `vbus/<domain>/<key>`: where samples of a topic (and calls of a service) travel.
 pub fn data_key(domain: &str, key: &str) -> String {
     format!("{KEY_PREFIX}/{domain}/{key}")
@@ -167,6 +249,19 @@ pub fn now_ns() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn crc32p4_matches_the_autosar_check_value() {
+        // AUTOSAR SWS E2E Library: CRC-32P4 check value over "123456789".
+        assert_eq!(crc32p4(b"123456789"), 0x1697_D06A);
+        let h = Header { flags: FLAG_E2E, type_hash: 1, seq: 2, source_time_ns: 3, publisher_id: 4 }.encode();
+        let ext = E2eExt::compute(&h, data_id("chassis/brake"), b"payload");
+        let mut att = h.to_vec();
+        att.extend_from_slice(&ext.encode());
+        assert_eq!(E2eExt::decode(&att), Some(ext));
+        assert_ne!(E2eExt::compute(&h, data_id("chassis/brake"), b"pbyload"), ext);
+        assert_eq!(E2eExt::decode(&h), None);
+    }
 
     #[test]
     fn header_round_trips_and_rejects_garbage() {

@@ -202,3 +202,80 @@ async fn schemas_and_topics_are_discoverable() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_detects_corruption_repetition_loss_delay_and_masquerade() {
+    use vbus::{E2eViolation, TopicEvent, wire, zenoh::Wait};
+    watchdog(async {
+        const BRAKE: Topic<Speed> =
+            Topic::new("chassis/brake").with_qos(QoS::new().e2e(true).lifespan(Duration::from_secs(5)));
+        let (a, b) = two_nodes("e2e").await;
+        let sub = b.subscriber(BRAKE).create().await.unwrap();
+        let mut p = a.publisher(BRAKE).create().unwrap();
+        while !p.has_subscribers() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        p.publish(&speed(1.0, 1, "genuine")).unwrap();
+        assert_eq!(sub.recv_timeout(WATCHDOG).await.unwrap().view().label(), Some("genuine"));
+
+        // A hostile or faulty sender on the same key, speaking the wire contract by hand.
+        let raw = a.session().declare_publisher(wire::data_key(a.domain(), BRAKE.key())).wait().unwrap();
+        let mut fbb = vbus::flatbuffers::FlatBufferBuilder::new();
+        let root = build_speed(&mut fbb, 2.0, 2, "forged");
+        fbb.finish_minimal(root);
+        let payload = fbb.finished_data().to_vec();
+        let send = |seq: u64, age: Duration, data_id: u32, flags: u8, tamper: bool| {
+            let h = wire::Header {
+                flags,
+                type_hash: <Speed as vbus::Message>::TYPE_HASH,
+                seq,
+                source_time_ns: wire::now_ns() - age.as_nanos() as u64,
+                publisher_id: 99,
+            }
+            .encode();
+            let mut att = h.to_vec();
+            att.extend_from_slice(&wire::E2eExt::compute(&h, data_id, &payload).encode());
+            let mut body = payload.clone();
+            if tamper {
+                let i = body.len() - 12; // inside the label string: still a valid FlatBuffer
+                body[i] ^= 0x01;
+            }
+            raw.put(body).attachment(att).wait().unwrap();
+        };
+        let id = wire::data_id(BRAKE.key());
+        send(1, Duration::ZERO, id, wire::FLAG_E2E, false); // valid, delivered
+        send(2, Duration::ZERO, id, wire::FLAG_E2E, true); // corrupted on the way
+        send(1, Duration::ZERO, id, wire::FLAG_E2E, false); // repeated
+        send(5, Duration::ZERO, id, wire::FLAG_E2E, false); // 2..4 lost (2 was dropped as corrupt)
+        send(6, Duration::from_secs(10), id, wire::FLAG_E2E, false); // delayed past lifespan
+        send(7, Duration::ZERO, wire::data_id("chassis/speed"), wire::FLAG_E2E, false); // other topic's id
+        send(8, Duration::ZERO, id, 0, false); // unprotected
+
+        let got: Vec<u64> = {
+            let mut v = vec![sub.recv_timeout(WATCHDOG).await.unwrap().seq()];
+            v.push(sub.recv_timeout(WATCHDOG).await.unwrap().seq());
+            v
+        };
+        assert_eq!(got, vec![1, 5]);
+        let mut seen = Vec::new();
+        while seen.len() < 6 {
+            match tokio::time::timeout(WATCHDOG, sub.next_event()).await.unwrap().unwrap() {
+                TopicEvent::E2eViolation { violation, seq, .. } => seen.push(format!("{seq}:{violation:?}")),
+                TopicEvent::SamplesLost { expected_seq, received_seq, .. } => {
+                    seen.push(format!("lost {expected_seq}..{received_seq}"))
+                }
+                other => panic!("unexpected {other}"),
+            }
+        }
+        let all = seen.join(" | ");
+        assert!(all.contains("2:Corrupted"), "{all}");
+        assert!(all.contains("1:Repeated"), "{all}");
+        assert!(all.contains("lost 2..5"), "{all}");
+        assert!(all.contains("6:Delayed"), "{all}");
+        assert!(all.contains("7:WrongDataId"), "{all}");
+        assert!(all.contains("8:Missing"), "{all}");
+        assert_eq!(sub.stats().e2e_errors, 5);
+        assert!(matches!(E2eViolation::Corrupted.to_string().as_str(), s if s.contains("CRC")));
+    })
+    .await;
+}
