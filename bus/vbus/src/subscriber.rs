@@ -357,10 +357,10 @@ impl<T: Message> Ingress<T> {
             );
         }
         let payload = Payload::from_zbytes(s.payload());
-        if self.qos.e2e {
-            if let Some(violation) = self.e2e_check(&header, &attachment, payload.bytes()) {
-                return self.e2e_violation(&header, violation);
-            }
+        if self.qos.e2e
+            && let Some(violation) = self.e2e_check(&header, &attachment, payload.bytes())
+        {
+            return self.e2e_violation(&header, violation);
         }
         if let Err(e) = verify::<T>(payload.bytes()) {
             return self.reject(RejectReason::Payload(e.to_string()));
