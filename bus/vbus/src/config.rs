@@ -53,6 +53,12 @@ pub struct NodeConfig {
     /// Late-join history query timeout.
     #[serde(default = "default_history_timeout")]
     pub history_timeout_ms: u64,
+    /// TLS / mutual TLS between nodes (`None`: plain TCP).
+    #[serde(default)]
+    pub tls: Option<crate::security::TlsConfig>,
+    /// Access policy enforced by this node (see [`crate::security`]).
+    #[serde(default)]
+    pub access: Option<crate::security::AccessPolicy>,
     /// Raw zenoh configuration merged on top.
     #[serde(default)]
     pub zenoh: serde_json::Map<String, serde_json::Value>,
@@ -123,6 +129,19 @@ impl NodeConfig {
                 )));
             }
         }
+        if let Some(a) = &self.access {
+            a.validate().map_err(Error::Config)?;
+        }
+        if let Some(t) = &self.tls {
+            if t.cert.is_some() != t.key.is_some() {
+                return Err(Error::Config("tls: expected both `cert` and `key`, found only one".into()));
+            }
+            for f in [Some(&t.ca), t.cert.as_ref(), t.key.as_ref()].into_iter().flatten() {
+                if !Path::new(f).is_file() {
+                    return Err(Error::Config(format!("tls: file `{f}` does not exist")));
+                }
+            }
+        }
         for ep in self.listen.iter().flatten().chain(self.connect.iter().flatten()) {
             if !ep.contains('/') {
                 return Err(Error::Config(format!(
@@ -170,6 +189,19 @@ impl NodeConfig {
             set("connect/exit_on_failure", serde_json::json!(false))?;
         }
         set("timestamping/enabled", serde_json::json!(true))?;
+        if let Some(t) = &self.tls {
+            set("transport/link/tls/root_ca_certificate", serde_json::json!(t.ca))?;
+            set("transport/link/tls/enable_mtls", serde_json::json!(t.mutual))?;
+            if let (Some(cert), Some(key)) = (&t.cert, &t.key) {
+                for side in ["listen", "connect"] {
+                    set(&format!("transport/link/tls/{side}_certificate"), serde_json::json!(cert))?;
+                    set(&format!("transport/link/tls/{side}_private_key"), serde_json::json!(key))?;
+                }
+            }
+        }
+        if let Some(a) = &self.access {
+            set("access_control", a.to_zenoh_acl(&self.domain))?;
+        }
         for (k, v) in &self.zenoh {
             merge_into(&mut set, k, v)?;
         }

@@ -14,6 +14,9 @@ pub enum Error {
     /// The transport refused an operation.
     #[error("zenoh: {0}")]
     Zenoh(String),
+    /// The node's access policy forbids this endpoint.
+    #[error("access policy: {0}")]
+    AccessDenied(String),
 }
 
 impl Error {
@@ -34,6 +37,14 @@ pub enum PublishError {
         type_name: &'static str,
         /// Verifier message.
         reason: String,
+    },
+    /// The node's access policy does not allow it to publish on this key.
+    #[error("node `{node}` may not publish on `{key}` (access policy)")]
+    AccessDenied {
+        /// Topic key.
+        key: String,
+        /// This node.
+        node: String,
     },
     /// The transport refused the sample (session closed, access denied, ...).
     #[error("publish on `{key}` refused by the transport: {reason}")]

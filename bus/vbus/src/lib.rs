@@ -44,6 +44,7 @@ mod publisher;
 mod qos;
 mod raw;
 mod sample;
+pub mod security;
 mod service;
 mod stats;
 mod subscriber;

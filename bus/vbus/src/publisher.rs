@@ -88,6 +88,8 @@ impl<T: Message> PublisherBuilder<'_, T> {
             seq: 0,
             id: rand::random(),
             data_id: wire::data_id(key),
+            allowed: node.config().access.as_ref().is_none_or(|a| a.may_publish(node.name(), key)),
+            node: node.name().to_owned(),
             history,
             stats,
             _token: token,
@@ -109,6 +111,9 @@ pub struct Publisher<T> {
     seq: u64,
     id: u64,
     data_id: u32,
+    /// False when the node's access policy forbids publishing here: every publish is refused.
+    allowed: bool,
+    node: String,
     history: Option<(History, zenoh::query::Queryable<()>)>,
     stats: Arc<Counters>,
     _token: zenoh::liveliness::LivelinessToken,
@@ -145,6 +150,10 @@ impl<T: Message> Publisher<T> {
     }
 
     fn send(&mut self, payload: ZBytes) -> Result<(), PublishError> {
+        if !self.allowed {
+            Counters::inc(&self.stats.refused);
+            return Err(PublishError::AccessDenied { key: self.key.clone(), node: self.node.clone() });
+        }
         self.seq += 1;
         let header = Header {
             flags: if self.qos.e2e { wire::FLAG_E2E } else { 0 },

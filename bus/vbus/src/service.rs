@@ -27,6 +27,15 @@ pub struct ServiceServer<Req, Rep> {
 impl<Req: Message, Rep: Message> ServiceServer<Req, Rep> {
     pub(crate) fn declare(node: &Node, service: Service<Req, Rep>) -> Result<Self, Error> {
         crate::topic::validate_key(service.key()).map_err(Error::Key)?;
+        if let Some(a) = &node.config().access
+            && !a.may_publish(node.name(), service.key())
+        {
+            return Err(Error::AccessDenied(format!(
+                "node `{}` may not serve `{}`",
+                node.name(),
+                service.key()
+            )));
+        }
         let (tx, rx) = flume::bounded(SERVER_QUEUE);
         let stats = node.register(Role::ServiceServer, service.key(), Req::TYPE_NAME);
         let counters = stats.clone();

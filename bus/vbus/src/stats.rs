@@ -18,6 +18,7 @@ pub(crate) struct Counters {
     pub backpressure_ns: AtomicU64,
     pub events_dropped: AtomicU64,
     pub e2e_errors: AtomicU64,
+    pub refused: AtomicU64,
 }
 
 impl Counters {
@@ -40,6 +41,7 @@ impl Counters {
             backpressure_ns: self.backpressure_ns.load(Relaxed),
             events_dropped: self.events_dropped.load(Relaxed),
             e2e_errors: self.e2e_errors.load(Relaxed),
+            refused: self.refused.load(Relaxed),
         }
     }
 }
@@ -74,6 +76,8 @@ pub struct TopicStats {
     /// E2E violations on a protected topic (missing protection, CRC or data id mismatch,
     /// repetition, delay); each also raises [`crate::TopicEvent::E2eViolation`].
     pub e2e_errors: u64,
+    /// Publish calls refused by the node's access policy.
+    pub refused: u64,
 }
 
 /// What kind of endpoint a [`EndpointStats`] entry describes.

@@ -5,3 +5,4 @@ mod cross_process;
 mod fixtures;
 mod harness;
 mod in_process;
+mod security;
