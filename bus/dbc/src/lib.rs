@@ -59,6 +59,7 @@
 pub mod candump;
 mod encode;
 mod error;
+pub mod fbs;
 mod model;
 pub mod oracle;
 mod parser;
