@@ -150,14 +150,26 @@ impl Node {
         crate::RawSubscriber::declare(self, key_expr, queue)
     }
 
-    /// Publish pre-encoded payloads of a type known by name and hash on `key`.
+    /// Publish pre-encoded payloads of a type known by name and hash on `key` (default QoS).
     pub fn raw_publisher(
         &self,
         key: &str,
         type_name: &str,
         type_hash: u64,
     ) -> Result<crate::RawPublisher, Error> {
-        crate::RawPublisher::declare(self, key, type_name, type_hash)
+        crate::RawPublisher::declare(self, key, type_name, type_hash, crate::QoS::new())
+    }
+
+    /// [`Node::raw_publisher`] with a QoS (priority, express, congestion, reliability apply;
+    /// history and E2E are not available untyped).
+    pub fn raw_publisher_with_qos(
+        &self,
+        key: &str,
+        type_name: &str,
+        type_hash: u64,
+        qos: crate::QoS,
+    ) -> Result<crate::RawPublisher, Error> {
+        crate::RawPublisher::declare(self, key, type_name, type_hash, qos)
     }
 
     /// Call the service at `key` with a pre-encoded request (bridges, the CLI). The reply's

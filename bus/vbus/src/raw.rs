@@ -143,12 +143,22 @@ pub struct RawPublisher {
 }
 
 impl RawPublisher {
-    pub(crate) fn declare(node: &Node, key: &str, type_name: &str, type_hash: u64) -> Result<Self, Error> {
+    pub(crate) fn declare(
+        node: &Node,
+        key: &str,
+        type_name: &str,
+        type_hash: u64,
+        qos: crate::QoS,
+    ) -> Result<Self, Error> {
         crate::topic::validate_key(key).map_err(Error::Key)?;
         let zpub = node
             .session()
             .declare_publisher(wire::data_key(node.domain(), key))
             .encoding(wire::encoding(type_name))
+            .congestion_control(qos.zenoh_congestion())
+            .priority(qos.priority.to_zenoh())
+            .express(qos.express)
+            .reliability(qos.zenoh_reliability())
             .wait()
             .map_err(Error::zenoh)?;
         let stats = node.register(Role::Publisher, key, "*");

@@ -1,0 +1,87 @@
+//! `vbus-can`: the CAN bridge daemon, and `vbus-can decode` for offline decoding.
+
+use std::{path::PathBuf, process::ExitCode};
+
+const USAGE: &str = "usage:
+  vbus-can [--config FILE]              run the bridge (default: the embedded configuration)
+  vbus-can --print-default-config       print the embedded, commented configuration
+  vbus-can decode --dbc FILE --log FILE [--emit-errors]
+                                        decode a candump log to JSON lines (reference decoder format)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("decode") => decode(&args[1..]),
+        Some("--print-default-config") => {
+            print!("{}", vbus_can::DEFAULT_CONFIG);
+            Ok(())
+        }
+        Some("-h" | "--help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => daemon(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vbus-can: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn value_of(args: &[String], flag: &str) -> Result<Option<PathBuf>, String> {
+    match args.iter().position(|a| a == flag) {
+        None => Ok(None),
+        Some(i) => args
+            .get(i + 1)
+            .map(|v| Some(PathBuf::from(v)))
+            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}")),
+    }
+}
+
+fn decode(args: &[String]) -> Result<(), String> {
+    let dbc = value_of(args, "--dbc")?.ok_or_else(|| format!("decode needs --dbc FILE\n{USAGE}"))?;
+    let log = value_of(args, "--log")?.ok_or_else(|| format!("decode needs --log FILE\n{USAGE}"))?;
+    let emit_errors = args.iter().any(|a| a == "--emit-errors");
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let summary = vbus_can::decode_log(&dbc, &log, emit_errors, &mut out)?;
+    std::io::Write::flush(&mut out).map_err(|e| e.to_string())?;
+    eprintln!("{}", serde_json::to_string(&summary).unwrap_or_default());
+    Ok(())
+}
+
+fn daemon(args: &[String]) -> Result<(), String> {
+    if let Some(unknown) = args.iter().find(|a| a.starts_with('-') && *a != "--config") {
+        return Err(format!("unknown option `{unknown}`\n{USAGE}"));
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = match value_of(args, "--config")? {
+        Some(path) => vbus_can::Config::from_file(&path)?,
+        None => vbus_can::Config::from_json5(vbus_can::DEFAULT_CONFIG, std::path::Path::new("."))?,
+    };
+    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let shutdown = async {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("SIGTERM handler");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            tracing::info!("shutting down");
+        };
+        let stats = vbus_can::run(config, shutdown).await?;
+        for s in stats {
+            println!("{}", serde_json::to_string(&s).unwrap_or_default());
+        }
+        Ok(())
+    })
+}

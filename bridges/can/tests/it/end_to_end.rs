@@ -1,0 +1,212 @@
+//! The daemon in its own process: candump replay -> vbus-can -> bus -> this process, and
+//! bus -> allowlisted write-back -> the software bus.
+
+use std::{collections::HashMap, process::Stdio, time::Duration};
+
+use vbus::{Node, NodeConfig};
+use vbus_can::{CanFrame, CanInterface, SoftwareBus, table};
+use vbus_dbc::{Database, RangeCheck, Value, fbs};
+
+use crate::{WATCHDOG, expected, temp_dir, testdata};
+
+async fn parent(domain: &str) -> (Node, String) {
+    let cfg = NodeConfig::from_json5(&format!(
+        "{{ name: 'test', domain: '{domain}', listen: ['tcp/127.0.0.1:0'], connect: [] }}"
+    ))
+    .unwrap();
+    let node = Node::open(cfg).await.unwrap();
+    let ep = node.locators().into_iter().find(|l| l.starts_with("tcp/127.0.0.1:")).unwrap();
+    (node, ep)
+}
+
+fn daemon(config: &str, tag: &str) -> tokio::process::Child {
+    let dir = temp_dir(tag);
+    let path = dir.join("bridge.json5");
+    std::fs::write(&path, config).unwrap();
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_vbus-can"))
+        .arg("--config")
+        .arg(&path)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0) || (a.is_nan() && b.is_nan())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_capture_reaches_subscribers_as_reference_values() {
+    let domain = format!("can-e2e-{}", std::process::id());
+    let (node, ep) = parent(&domain).await;
+    let sub = node.raw_subscriber("can/pt/**", 32768).unwrap();
+    let dbc = testdata("dbc/kuksa/Model3CAN.dbc");
+    let log = testdata("logs/real/tesla_model3_kuksa_dogmode.log");
+    let mut child = daemon(
+        &format!(
+            "{{ node: {{ name: 'can-bridge', domain: '{domain}', listen: [], connect: ['{ep}'] }},
+                buses: [{{ name: 'pt', dbc: '{}', source: {{ kind: 'candump', path: '{}', realtime: true, rate: 10 }}, congestion: 'block' }}],
+                exit_at_end: true, stats_period_ms: 200 }}",
+            dbc.display(),
+            log.display()
+        ),
+        "replay",
+    );
+    let status =
+        tokio::time::timeout(WATCHDOG, child.wait()).await.expect("daemon ends with the log").unwrap();
+    assert!(status.success());
+
+    let db = Database::from_file(&dbc).unwrap();
+    let specs: HashMap<String, fbs::TableSpec> =
+        fbs::tables(&db, "pt").into_iter().map(|s| (s.key.clone(), s)).collect();
+    let want = expected("expected/real/tesla_model3_kuksa_dogmode__Model3CAN.jsonl.gz");
+    // One publisher per message: the n-th frame of a message carries sequence number n.
+    let mut want_by_msg: HashMap<String, Vec<&serde_json::Value>> = HashMap::new();
+    for w in want.iter().filter(|w| w.get("signals").is_some()) {
+        want_by_msg.entry(w["msg"].as_str().unwrap().to_owned()).or_default().push(w);
+    }
+    let total: usize = want_by_msg.values().map(|v| v.len()).sum();
+    let mut got = 0;
+    let mut seen = std::collections::HashSet::new();
+    while got < total {
+        let s =
+            tokio::time::timeout(WATCHDOG, sub.recv()).await.expect("every decoded frame arrives").unwrap();
+        let spec = &specs[s.key()];
+        assert_eq!(s.type_name(), Some(spec.type_name().as_str()));
+        assert_eq!(s.header().unwrap().type_hash, spec.type_hash());
+        let m = db.messages().iter().find(|m| spec.key.ends_with(&format!("/{}", m.name))).unwrap();
+        let mut values = vec![None; m.signals.len()];
+        table::decode(spec, s.payload(), &mut values).unwrap();
+        let seq = s.header().unwrap().seq as usize;
+        let w = want_by_msg[&m.name].get(seq - 1).expect("no more samples than frames");
+        let signals = w["signals"].as_object().unwrap();
+        assert_eq!(values.iter().flatten().count(), signals.len(), "{}: {signals:?} vs {values:?}", m.name);
+        for (name, v) in signals {
+            let i = m.signals.iter().position(|sig| &sig.name == name).unwrap();
+            let got_v = values[i].unwrap();
+            match (v.as_i64(), got_v) {
+                (Some(want_i), Value::Int(g)) => assert_eq!(g, want_i as i128, "{}.{name}", m.name),
+                _ => {
+                    assert!(close(v.as_f64().unwrap(), got_v.as_f64()), "{}.{name}: {v} vs {got_v:?}", m.name)
+                }
+            }
+        }
+        got += 1;
+        seen.insert((m.name.clone(), seq));
+    }
+    assert_eq!(seen.len(), total, "each frame exactly once");
+    assert_eq!(got, 12138, "every frame of the capture decodes with Model3CAN.dbc");
+    assert!(sub.try_recv().is_none(), "no extra samples");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_back_only_for_allowlisted_messages() {
+    let domain = format!("can-wb-{}", std::process::id());
+    let (node, ep) = parent(&domain).await;
+    let stats = node.raw_subscriber("@bridge/can/pt/stats", 64).unwrap();
+    let events = node.raw_subscriber("@bridge/can/pt/events", 64).unwrap();
+    let bus_dir = temp_dir("vcan");
+    let mut can = SoftwareBus::join(&bus_dir).unwrap();
+    let dbc = testdata("dbc/kuksa/Model3CAN.dbc");
+    let child = daemon(
+        &format!(
+            "{{ node: {{ name: 'can-bridge', domain: '{domain}', listen: [], connect: ['{ep}'] }},
+                buses: [{{ name: 'pt', dbc: '{}', source: {{ kind: 'software', dir: '{}' }},
+                           timeouts_ms: {{ ID145ESP_status: 300 }},
+                           write_back: {{ allow: ['ID2B9DAS_control'],
+                                          counters: {{ ID2B9DAS_control: 'DAS_controlCounter' }},
+                                          checksums: {{ ID2B9DAS_control: {{ signal: 'DAS_controlChecksum', algorithm: 'crc8_j1850' }} }} }} }}],
+                stats_period_ms: 100 }}",
+            dbc.display(),
+            bus_dir.display()
+        ),
+        "wb",
+    );
+    // The daemon is up once it publishes stats.
+    tokio::time::timeout(WATCHDOG, stats.recv()).await.expect("stats from the daemon").unwrap();
+
+    let db = Database::from_file(&dbc).unwrap();
+    let plan = db.decode_plan();
+    let specs = fbs::tables(&db, "pt");
+    let idx = db.messages().iter().position(|m| m.name == "ID2B9DAS_control").unwrap();
+    let (spec, msg) = (&specs[idx], &db.messages()[idx]);
+    let das = plan.message(697, false).unwrap();
+
+    // CAN -> bus, from the software bus.
+    let incoming = node.raw_subscriber(&spec.key, 16).unwrap();
+    let raw_zero = |s: &vbus_dbc::Signal| {
+        Some(if s.decodes_to_integer() { Value::Int(s.offset as i128) } else { Value::Float(s.offset) })
+    };
+    let mut vals: Vec<_> = msg.signals.iter().map(raw_zero).collect();
+    vals[das.signal_index("DAS_setSpeed").unwrap()] = Some(Value::Float(88.8));
+    let frame =
+        CanFrame::new(697, false, false, &das.encode_to_vec(&vals, RangeCheck::RawOnly).unwrap()).unwrap();
+    can.send(&frame).await.unwrap();
+    let s = tokio::time::timeout(WATCHDOG, incoming.recv()).await.expect("CAN frame on the bus").unwrap();
+    let mut back = vec![None; msg.signals.len()];
+    table::decode(spec, s.payload(), &mut back).unwrap();
+    assert!((back[das.signal_index("DAS_setSpeed").unwrap()].unwrap().as_f64() - 88.8).abs() < 1e-9);
+
+    // Bus -> CAN, allowlisted: counter and checksum filled in by the bridge.
+    let mut tx = node
+        .raw_publisher(
+            &format!("can/pt/tx/{}", spec.key.rsplit('/').next().unwrap()),
+            &spec.type_name(),
+            spec.type_hash(),
+        )
+        .unwrap();
+    // Not allowlisted: refused, never on CAN.
+    let esp = &specs[db.messages().iter().position(|m| m.name == "ID145ESP_status").unwrap()];
+    let mut forbidden =
+        node.raw_publisher("can/pt/tx/ID145ESP_status", &esp.type_name(), esp.type_hash()).unwrap();
+    while !tx.has_subscribers() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut enc = table::TableEncoder::default();
+    let mut req: Vec<_> = msg.signals.iter().map(raw_zero).collect();
+    req[das.signal_index("DAS_setSpeed").unwrap()] = Some(Value::Float(50.0));
+    req[das.signal_index("DAS_accelMax").unwrap()] = Some(Value::Float(1.0));
+    req[das.signal_index("DAS_accelMin").unwrap()] = Some(Value::Float(-1.0));
+    req[das.signal_index("DAS_jerkMin").unwrap()] = Some(Value::Float(-1.0));
+    let esp_payload = enc.encode(esp, &vec![None; esp.fields.len()]).to_vec();
+    forbidden.publish(&esp_payload).unwrap();
+    for expect_counter in 1..=2i128 {
+        tx.publish(enc.encode(spec, &req)).unwrap();
+        let f = tokio::time::timeout(WATCHDOG, can.recv()).await.expect("written frame").unwrap().unwrap();
+        assert_eq!(f.id, 697, "only the allowlisted message reaches CAN");
+        let mut v = vec![None; msg.signals.len()];
+        das.decode_into(f.data(), &mut v).unwrap();
+        assert!((v[das.signal_index("DAS_setSpeed").unwrap()].unwrap().as_f64() - 50.0).abs() < 1e-9);
+        assert_eq!(v[das.signal_index("DAS_controlCounter").unwrap()], Some(Value::Int(expect_counter)));
+        let crc = vbus_can::checksum::Algorithm::Crc8J1850.compute(f.data(), 7);
+        assert_eq!(f.data()[7], crc, "checksum byte");
+    }
+
+    // The refusal and the ESP_status timeout are visible on the bus.
+    let refused = loop {
+        let s = tokio::time::timeout(WATCHDOG, stats.recv()).await.unwrap().unwrap();
+        let j: serde_json::Value = serde_json::from_slice(s.payload()).unwrap();
+        if j["write_refused"].as_u64() >= Some(1) && j["timeouts"].as_u64() >= Some(1) {
+            break j;
+        }
+    };
+    assert_eq!(refused["write_refused_by_message"]["ID145ESP_status"], 1);
+    assert_eq!(refused["written"], 2);
+    let ev = tokio::time::timeout(WATCHDOG, events.recv()).await.unwrap().unwrap();
+    let ev: serde_json::Value = serde_json::from_slice(ev.payload()).unwrap();
+    assert_eq!((ev["event"].as_str(), ev["message"].as_str()), (Some("timeout"), Some("ID145ESP_status")));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), can.recv()).await.is_err(),
+        "nothing else on CAN"
+    );
+
+    // Graceful shutdown on SIGTERM, with the final counters printed.
+    let pid = child.id().unwrap();
+    std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    let out = tokio::time::timeout(WATCHDOG, child.wait_with_output()).await.unwrap().unwrap();
+    assert!(out.status.success());
+    let last: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).unwrap();
+    assert_eq!((last["frames"].as_u64(), last["written"].as_u64()), (Some(1), Some(2)));
+}
