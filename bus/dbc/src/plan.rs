@@ -2,7 +2,6 @@
 //! scaling and multiplexing conditions, so decoding a frame is a loop over
 //! precomputed fields with no allocation and no hashing.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -58,6 +57,9 @@ impl From<i64> for Value {
         Value::Int(i128::from(v))
     }
 }
+
+/// Payload bytes decoding looks at (CAN FD maximum) plus room for a 16-byte load.
+const MAX_PADDED: usize = 64 + 16;
 
 /// Why a frame could not be decoded. Names are shared with the plan, so
 /// building one does not allocate.
@@ -189,6 +191,19 @@ impl Field {
     /// never read one (see `MessagePlan::check`).
     #[inline]
     pub(crate) fn extract(&self, data: &[u8]) -> u64 {
+        // Fast path: one 16-byte load covers any span (at most 9 bytes). Decoding pads the
+        // payload (see `MessagePlan::emit`) so that this path is the one taken.
+        let first = usize::from(self.first);
+        if let Some(chunk) = data.get(first..first + 16) {
+            let chunk: [u8; 16] = chunk.try_into().expect("16 bytes");
+            let span = 8 * u32::from(self.last - self.first + 1);
+            let acc = if self.big_endian {
+                u128::from_be_bytes(chunk) >> (128 - span + u32::from(self.shift))
+            } else {
+                u128::from_le_bytes(chunk) >> self.shift
+            };
+            return (acc as u64) & self.mask();
+        }
         let Some(bytes) = data.get(usize::from(self.first)..=usize::from(self.last)) else { return 0 };
         let mut acc: u128 = 0;
         if self.big_endian {
@@ -328,15 +343,29 @@ impl SignalPlan {
             (RawKind::F64, Conv::Linear { scale, offset }) => {
                 Value::Float(f64::from_bits(bits) * scale + offset)
             }
+            (_, Conv::Exact { scale: 1, offset: 0 }) => Value::Int(self.field.signed_value(bits)),
             (_, Conv::Exact { scale, offset }) => {
                 let raw = self.field.signed_value(bits);
+                // i64 arithmetic when it cannot overflow: i128 multiplication is much slower.
+                if let (Ok(r), Ok(sc), Ok(of)) =
+                    (i64::try_from(raw), i64::try_from(scale), i64::try_from(offset))
+                    && let Some(v) = r.checked_mul(sc).and_then(|v| v.checked_add(of))
+                {
+                    return Value::Int(i128::from(v));
+                }
                 match raw.checked_mul(scale).and_then(|v| v.checked_add(offset)) {
                     Some(v) => Value::Int(v),
                     None => Value::Float(raw as f64 * scale as f64 + offset as f64),
                 }
             }
-            (_, Conv::Linear { scale, offset }) => {
-                Value::Float(self.field.signed_value(bits) as f64 * scale + offset)
+            (kind, Conv::Linear { scale, offset }) => {
+                // Through i64/u64, not i128: the same f64 (the raw value has at most 64 bits,
+                // and both conversions round to nearest), without a slow i128 -> f64 libcall.
+                let raw = match kind {
+                    RawKind::Signed => self.field.signed_value(bits) as i64 as f64,
+                    _ => bits as f64,
+                };
+                Value::Float(raw * scale + offset)
             }
             // Integer kinds never get Identity; read them as exact integers.
             (_, Conv::Identity) => Value::Int(self.field.signed_value(bits)),
@@ -464,12 +493,16 @@ impl MessagePlan {
     /// or its multiplexer is present with a selecting value.
     #[inline]
     pub fn is_present(&self, data: &[u8], index: usize) -> bool {
+        // Split so that the common case (not multiplexed) inlines; the recursion cannot.
         match &self.signals[index].cond {
             None => true,
-            Some(c) => {
-                self.is_present(data, c.mux) && in_ranges(&c.ranges, self.signals[c.mux].switch_value(data))
-            }
+            Some(c) => self.mux_selects(data, c),
         }
+    }
+
+    #[inline(never)]
+    fn mux_selects(&self, data: &[u8], c: &Cond) -> bool {
+        self.is_present(data, c.mux) && in_ranges(&c.ranges, self.signals[c.mux].switch_value(data))
     }
 
     /// Validates a payload before any value is reported, so decoding either
@@ -521,8 +554,31 @@ impl MessagePlan {
 
     #[inline]
     fn emit<F: FnMut(usize, Value)>(&self, data: &[u8], mut out: F) {
+        // `check` has verified every present signal lies within the payload, so zero padding
+        // changes no value; it lets `Field::extract` use fixed-size loads.
+        let mut padded = [0u8; MAX_PADDED];
+        let n = data.len().min(MAX_PADDED - 16);
+        padded[..n].copy_from_slice(&data[..n]);
+        let data = &padded[..];
+        // Signals of one multiplexer come in runs: remember its presence and value.
+        let mut last_mux: Option<(usize, bool, i64)> = None;
         for &i in self.emit_order.iter() {
-            if self.is_present(data, i) {
+            let present = match &self.signals[i].cond {
+                None => true,
+                Some(c) => {
+                    let (_, mux_present, value) = match last_mux {
+                        Some(m) if m.0 == c.mux => m,
+                        _ => {
+                            let m =
+                                (c.mux, self.is_present(data, c.mux), self.signals[c.mux].switch_value(data));
+                            last_mux = Some(m);
+                            m
+                        }
+                    };
+                    mux_present && in_ranges(&c.ranges, value)
+                }
+            };
+            if present {
                 out(i, self.signals[i].value(data));
             }
         }
@@ -824,24 +880,40 @@ fn cantools_overlap(
 #[derive(Debug, Clone, Default)]
 pub struct DecodePlan {
     messages: Vec<MessagePlan>,
-    index: HashMap<(u32, bool), usize>,
+    /// Message index by 11-bit id (`u32::MAX`: none): a direct table, no hashing per frame.
+    standard: Vec<u32>,
+    /// `(29-bit id, message index)`, sorted by id, for binary search.
+    extended: Vec<(u32, u32)>,
 }
 
 impl DecodePlan {
     /// Compiles every message of `db`.
     pub fn new(db: &Database) -> DecodePlan {
         let messages: Vec<MessagePlan> = db.messages().iter().map(MessagePlan::new).collect();
-        let mut index = HashMap::with_capacity(messages.len());
+        let mut standard = vec![u32::MAX; 0x800];
+        let mut extended: Vec<(u32, u32)> = Vec::new();
+        // The first definition of an id wins.
         for (i, m) in messages.iter().enumerate() {
-            index.entry((m.id, m.extended)).or_insert(i);
+            match (m.extended, standard.get_mut(m.id as usize)) {
+                (false, Some(slot)) if *slot == u32::MAX => *slot = i as u32,
+                (true, _) if !extended.iter().any(|e| e.0 == m.id) => extended.push((m.id, i as u32)),
+                _ => {}
+            }
         }
-        DecodePlan { messages, index }
+        extended.sort_by_key(|e| e.0);
+        DecodePlan { messages, standard, extended }
     }
 
     /// The plan of the message with this CAN id (without flag) and format.
     #[inline]
     pub fn message(&self, id: u32, extended: bool) -> Option<&MessagePlan> {
-        self.index.get(&(id, extended)).map(|&i| &self.messages[i])
+        let i = if extended {
+            let k = self.extended.binary_search_by_key(&id, |e| e.0).ok()?;
+            self.extended[k].1
+        } else {
+            *self.standard.get(id as usize)?
+        };
+        self.messages.get(i as usize)
     }
 
     /// All message plans, in database order.
