@@ -53,6 +53,10 @@ pub struct NodeConfig {
     /// Late-join history query timeout.
     #[serde(default = "default_history_timeout")]
     pub history_timeout_ms: u64,
+    /// Largest message this node accepts (bytes); bigger ones are dropped by the transport, so
+    /// a hostile or broken peer cannot make it reassemble huge messages.
+    #[serde(default = "default_max_message_size")]
+    pub max_message_size: u64,
     /// TLS / mutual TLS between nodes (`None`: plain TCP).
     #[serde(default)]
     pub tls: Option<crate::security::TlsConfig>,
@@ -66,6 +70,10 @@ pub struct NodeConfig {
 
 fn default_history_timeout() -> u64 {
     1000
+}
+
+fn default_max_message_size() -> u64 {
+    16 * 1024 * 1024
 }
 
 /// The default router endpoint on a host.
@@ -189,6 +197,7 @@ impl NodeConfig {
             set("connect/exit_on_failure", serde_json::json!(false))?;
         }
         set("timestamping/enabled", serde_json::json!(true))?;
+        set("transport/link/rx/max_message_size", serde_json::json!(self.max_message_size))?;
         if let Some(t) = &self.tls {
             set("transport/link/tls/root_ca_certificate", serde_json::json!(t.ca))?;
             set("transport/link/tls/enable_mtls", serde_json::json!(t.mutual))?;

@@ -186,6 +186,21 @@ async fn run(role: &str) -> Result<(), String> {
             );
             forever().await
         }
+        "hostile" => {
+            // Floods as fast as it can: big samples on a Drop topic, for `seconds`.
+            let seconds = arg(0);
+            let mut p = node.publisher(SLOW_DROP).create().map_err(|x| e(&x))?;
+            wait_matched(&p).await?;
+            let label = "h".repeat(256 * 1024);
+            let until = std::time::Instant::now() + Duration::from_secs(seconds);
+            let mut i = 0u32;
+            while std::time::Instant::now() < until {
+                i += 1;
+                p.publish(&speed(0.0, i, &label)).map_err(|x| e(&x))?;
+            }
+            println!("VBUS done sent={}", p.stats().sent);
+            forever().await
+        }
         other => Err(format!("unknown role `{other}`")),
     }
 }

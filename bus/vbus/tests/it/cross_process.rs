@@ -275,3 +275,50 @@ async fn block_topic_back_pressures_the_publisher_and_loses_nothing() {
     })
     .await;
 }
+
+/// Resident set size of this process, from /proc.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_publisher_cannot_exhaust_subscriber_memory() {
+    watchdog(async {
+        let domain = unique_domain("hostile");
+        let (node, ep) = parent_node("victim", &domain).await;
+        let sub = node.subscriber(SLOW_DROP).create().await.unwrap();
+        let before = rss_kib();
+        let mut child = spawn("hostile", "flooder", &domain, &ep, &["3"]);
+        // A slow consumer: one sample every 50 ms while 256 KiB samples pour in.
+        let mut peak = before;
+        let sent = loop {
+            tokio::select! {
+                line = child.expect("done") => break field(&line, "sent"),
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {
+                    let _ = sub.try_recv();
+                    peak = peak.max(rss_kib());
+                }
+            }
+        };
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        peak = peak.max(rss_kib());
+        let st = sub.stats();
+        let growth_mib = peak.saturating_sub(before) / 1024;
+        let flooded_mib = sent * 256 / 1024;
+        println!(
+            "hostile flood: sent={sent} ({flooded_mib} MiB) dropped={} lost={} rss growth={growth_mib} MiB",
+            st.dropped, st.lost
+        );
+        assert!(st.dropped + st.lost > 0, "a flood into a queue of 8 must drop: {st:?}");
+        // Bounded: the queue holds 8 x 256 KiB; allow transport buffers and allocator slack,
+        // far below what was sent.
+        assert!(growth_mib < 96, "RSS grew by {growth_mib} MiB while {flooded_mib} MiB were sent");
+        assert!(sub.queued() <= 8);
+    })
+    .await;
+}

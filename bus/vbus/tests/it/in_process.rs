@@ -279,3 +279,28 @@ async fn e2e_detects_corruption_repetition_loss_delay_and_masquerade() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_messages_are_dropped_by_the_receiver() {
+    watchdog(async {
+        let domain = unique_domain("oversize");
+        let (a, ep) = parent_node("a", &domain).await;
+        let small = NodeConfig::from_json5(&format!(
+            "{{ name: 'b', domain: '{domain}', listen: [], connect: ['{ep}'], max_message_size: 1048576 }}"
+        ))
+        .unwrap();
+        let b = Node::open(small).await.unwrap();
+        let sub = b.subscriber(SPEED).create().await.unwrap();
+        let mut p = a.publisher(SPEED).create().unwrap();
+        while !p.has_subscribers() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        p.publish(&speed(1.0, 1, &"x".repeat(4 << 20))).unwrap(); // 4 MiB > 1 MiB limit
+        p.publish(&speed(2.0, 2, "small")).unwrap();
+        let s = sub.recv_timeout(WATCHDOG).await.unwrap();
+        assert_eq!((s.seq(), s.view().label()), (2, Some("small")));
+        // (No gap is counted: seq 2 is the first this subscriber saw of that publisher.)
+        assert_eq!(sub.stats().delivered, 1);
+    })
+    .await;
+}
