@@ -36,6 +36,7 @@ impl TableEncoder {
             let Some(v) = values.get(f.signal).copied().flatten() else { continue };
             let s = slot(i);
             match f.ty {
+                Scalar::Bool => fbb.push_slot_always::<bool>(s, int(v) != 0),
                 Scalar::I8 => fbb.push_slot_always::<i8>(s, int(v) as i8),
                 Scalar::U8 => fbb.push_slot_always::<u8>(s, int(v) as u8),
                 Scalar::I16 => fbb.push_slot_always::<i16>(s, int(v) as i16),
@@ -80,7 +81,7 @@ pub struct TableError {
 
 /// Verify `payload` as `spec`'s table and read its fields into signal values.
 ///
-/// Integer fields become [`Value::Int`], `float` fields [`Value::F32`], `double` fields
+/// Integer and `bool` fields become [`Value::Int`], `float` fields [`Value::F32`], `double` fields
 /// [`Value::Float`]; absent fields are `None` (optional fields) or their default 0.
 pub fn decode(spec: &TableSpec, payload: &[u8], out: &mut [Option<Value>]) -> Result<(), TableError> {
     let err = |reason: String| TableError { type_name: spec.type_name(), reason };
@@ -92,6 +93,7 @@ pub fn decode(spec: &TableSpec, payload: &[u8], out: &mut [Option<Value>]) -> Re
     for (i, f) in spec.fields.iter().enumerate() {
         let s = slot(i);
         tv = match f.ty {
+            Scalar::Bool => tv.visit_field::<bool>(f.name.clone(), s, false),
             Scalar::I8 => tv.visit_field::<i8>(f.name.clone(), s, false),
             Scalar::U8 => tv.visit_field::<u8>(f.name.clone(), s, false),
             Scalar::I16 => tv.visit_field::<i16>(f.name.clone(), s, false),
@@ -114,6 +116,7 @@ pub fn decode(spec: &TableSpec, payload: &[u8], out: &mut [Option<Value>]) -> Re
         // SAFETY: verified above; `get` reads the slot's scalar or returns the default.
         let value = unsafe {
             match f.ty {
+                Scalar::Bool => table.get::<bool>(s, default.map(|_| false)).map(|x| Value::Int(x.into())),
                 Scalar::I8 => table.get::<i8>(s, default.map(|d| d as i8)).map(|x| Value::Int(x.into())),
                 Scalar::U8 => table.get::<u8>(s, default.map(|d| d as u8)).map(|x| Value::Int(x.into())),
                 Scalar::I16 => table.get::<i16>(s, default.map(|d| d as i16)).map(|x| Value::Int(x.into())),

@@ -1,48 +1,61 @@
 //! The one mapping from CAN messages to FlatBuffers tables.
 //!
-//! Code generation (`vbus-codegen`, at build time) renders it as `.fbs` text, and the CAN
-//! bridge (at run time, with a DBC loaded from disk) builds payloads with exactly that layout
-//! and computes the same type hash, so a subscriber compiled from the DBC reads what the bridge
-//! publishes. Keeping it here, next to the parser, is what makes "one DBC model" true.
+//! `vbus-codegen` renders it as `.fbs` (at build time) and the CAN bridge builds payloads with
+//! exactly its layout and type hash (at run time, from a DBC loaded from disk), so a subscriber
+//! compiled from the DBC reads what the bridge publishes. Keeping the mapping here, next to the
+//! parser, is what makes "one DBC model" true.
 //!
 //! # Mapping
-//! * A message becomes `table <Name>` in namespace `can.<bus>`, with topic
-//!   `can/<bus>/<Message name>` and, when the DBC gives `GenMsgCycleTime`, that period.
-//! * Each signal becomes one field, in DBC order (field id = signal index), named by the signal
-//!   name in `snake_case` (made unique and a valid identifier; see [`field_name`]).
-//! * Field type: signals that decode to integers ([`Signal::decodes_to_integer`]) get the
-//!   smallest FlatBuffers integer type holding every physical value of their bit field
-//!   (`int8` ... `uint64`), float32/float64 signals without scaling `float`/`double`, every other
-//!   signal `double` (the exact value `raw * factor + offset`, as the reference decoder computes).
-//! * Integer signals with value descriptions (`VAL_`) whose factor is 1 and offset 0 get an
-//!   `enum <Name><Signal>` of that integer type, labels sanitized and made unique, values
-//!   ascending; values outside the field are left out.
-//! * Multiplexed signals (present only for some multiplexer values) are optional scalars
-//!   (`= null`), so "absent" differs from 0; other fields keep the FlatBuffers default (0).
+//! * Namespace `<namespace>.<bus>` (default `can.<bus>`); the bus name is made an identifier.
+//! * **Each CAN message becomes a table** and a topic `<key_prefix>/<bus>/<Message>` (default
+//!   `can/<bus>/<Message>`, with the message name as the DBC gives it, or its long name). The
+//!   table name is the message name in `UpperCamelCase` (`ENGINE_DATA` → `EngineData`, `2017_5`
+//!   → `_2017_5`). The cycle time (`GenMsgCycleTime`) is kept as the period.
+//! * **Each signal becomes a field**, in DBC order (field id = signal index), named in
+//!   `snake_case`. The field type holds the *physical* value exactly as the reference decoder
+//!   computes it:
+//!   - 1-bit unsigned unscaled signals without value labels: `bool`;
+//!   - integer signals whose factor and offset are integers: the smallest integer type that
+//!     holds every scaled raw value (`ubyte`..`ulong` when it cannot be negative, else
+//!     `byte`..`long`);
+//!   - unscaled IEEE float32 signals: `float`;
+//!   - every other signal: `double` (`raw * factor + offset` in f64).
+//! * **Value labels** (`VAL_`) of an unscaled integer signal become an enum (labels made
+//!   identifiers: `"Not available"` → `Not_available`, a leading digit gets `_`, duplicates
+//!   get `_<value>`) when every labelled value fits the field. Signals with the same labels and
+//!   type share one enum, named after the `VAL_TABLE_` with those labels if there is one, else
+//!   `<Table><Signal>` of the first signal using it.
+//! * **Multiplexed signals** are optional scalars (`= null`): absent when not selected.
+//! * Names are sanitized deterministically; names that would collide in the generated code
+//!   (after case conversion, or with the types flatc derives, such as `<Table>T`) get `_2`,
+//!   `_3`, ... in file order.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
+use crate::naming::{fbs_ident, flatc_snake, snake_case, words};
 use crate::{Database, Message, Signal, ValueType};
 
 /// A FlatBuffers scalar type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scalar {
-    /// `int8`
+    /// `bool`
+    Bool,
+    /// `byte` (int8)
     I8,
-    /// `uint8`
+    /// `ubyte` (uint8)
     U8,
-    /// `int16`
+    /// `short` (int16)
     I16,
-    /// `uint16`
+    /// `ushort` (uint16)
     U16,
-    /// `int32`
+    /// `int` (int32)
     I32,
-    /// `uint32`
+    /// `uint` (uint32)
     U32,
-    /// `int64`
+    /// `long` (int64)
     I64,
-    /// `uint64`
+    /// `ulong` (uint64)
     U64,
     /// `float` (float32)
     F32,
@@ -54,6 +67,7 @@ impl Scalar {
     /// The `.fbs` spelling.
     pub fn fbs(self) -> &'static str {
         match self {
+            Scalar::Bool => "bool",
             Scalar::I8 => "byte",
             Scalar::U8 => "ubyte",
             Scalar::I16 => "short",
@@ -67,9 +81,10 @@ impl Scalar {
         }
     }
 
-    /// The spelling in vbus-codegen's canonical form (type hash grammar).
+    /// The spelling in vbus-codegen's canonical form (the type-hash grammar).
     pub fn canonical(self) -> &'static str {
         match self {
+            Scalar::Bool => "bool",
             Scalar::I8 => "int8",
             Scalar::U8 => "uint8",
             Scalar::I16 => "int16",
@@ -83,29 +98,25 @@ impl Scalar {
         }
     }
 
-    /// Size in bytes.
-    pub fn size(self) -> usize {
-        match self {
-            Scalar::I8 | Scalar::U8 => 1,
-            Scalar::I16 | Scalar::U16 => 2,
-            Scalar::I32 | Scalar::U32 | Scalar::F32 => 4,
-            Scalar::I64 | Scalar::U64 | Scalar::F64 => 8,
-        }
-    }
-
-    /// The smallest integer type holding `lo..=hi`, if any.
+    /// The smallest integer type holding `lo..=hi`: unsigned when `lo >= 0`.
     fn integer_for(lo: i128, hi: i128) -> Option<Scalar> {
-        const CANDIDATES: [(Scalar, i128, i128); 8] = [
-            (Scalar::U8, 0, u8::MAX as i128),
-            (Scalar::I8, i8::MIN as i128, i8::MAX as i128),
-            (Scalar::U16, 0, u16::MAX as i128),
-            (Scalar::I16, i16::MIN as i128, i16::MAX as i128),
-            (Scalar::U32, 0, u32::MAX as i128),
-            (Scalar::I32, i32::MIN as i128, i32::MAX as i128),
-            (Scalar::U64, 0, u64::MAX as i128),
-            (Scalar::I64, i64::MIN as i128, i64::MAX as i128),
-        ];
-        CANDIDATES.iter().find(|(_, a, b)| *a <= lo && hi <= *b).map(|c| c.0)
+        if lo >= 0 {
+            [(Scalar::U8, u8::MAX as i128), (Scalar::U16, u16::MAX as i128), (Scalar::U32, u32::MAX as i128)]
+                .into_iter()
+                .chain([(Scalar::U64, u64::MAX as i128)])
+                .find(|(_, max)| hi <= *max)
+                .map(|(t, _)| t)
+        } else {
+            [
+                (Scalar::I8, i8::MIN as i128, i8::MAX as i128),
+                (Scalar::I16, i16::MIN as i128, i16::MAX as i128),
+                (Scalar::I32, i32::MIN as i128, i32::MAX as i128),
+                (Scalar::I64, i64::MIN as i128, i64::MAX as i128),
+            ]
+            .into_iter()
+            .find(|(_, min, max)| lo >= *min && hi <= *max)
+            .map(|(t, _, _)| t)
+        }
     }
 }
 
@@ -122,28 +133,42 @@ pub struct FieldSpec {
     pub enum_index: Option<usize>,
     /// Optional scalar (`= null`): the signal is multiplexed.
     pub optional: bool,
+    /// Range of physical values of integer fields.
+    pub range: Option<(i128, i128)>,
 }
 
-/// An enum made from a signal's value descriptions.
+/// An enum made from value labels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EnumSpec {
     /// Enum name (unqualified).
     pub name: String,
     /// Underlying integer type.
     pub underlying: Scalar,
-    /// `(label, value)` in ascending value order.
-    pub values: Vec<(String, i64)>,
+    /// `(identifier, value, original label)` in ascending value order.
+    pub values: Vec<(String, i64, String)>,
+    /// This table is the first to use the enum: the schema declares it just before the table.
+    pub declared_here: bool,
+}
+
+impl EnumSpec {
+    /// The identifier of the default value: the label of 0, else the first one.
+    pub fn default_ident(&self) -> &str {
+        let i = self.values.iter().position(|v| v.1 == 0).unwrap_or(0);
+        &self.values[i].0
+    }
 }
 
 /// The FlatBuffers table of one CAN message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TableSpec {
-    /// Namespace, `can.<bus>`.
+    /// Namespace, `<namespace>.<bus>`.
     pub namespace: String,
     /// Table name (unqualified).
     pub name: String,
-    /// Topic key, `can/<bus>/<message name>`.
+    /// Topic key, `<key_prefix>/<bus>/<message>`.
     pub key: String,
+    /// Index of the message in [`Database::messages`].
+    pub message: usize,
     /// Cycle time from the DBC.
     pub period_ms: Option<u32>,
     /// Fields, one per signal, in signal order.
@@ -153,7 +178,7 @@ pub struct TableSpec {
 }
 
 impl TableSpec {
-    /// Fully qualified type name, `can.<bus>.<Name>`.
+    /// Fully qualified type name, `<namespace>.<Name>`.
     pub fn type_name(&self) -> String {
         format!("{}.{}", self.namespace, self.name)
     }
@@ -162,16 +187,16 @@ impl TableSpec {
     pub fn canonical(&self) -> String {
         let mut out = format!("table {}{{", self.type_name());
         let mut seen = BTreeSet::new();
-        for (id, f) in self.fields.iter().enumerate() {
-            let _ = write!(out, "{id}:{}:", f.name);
+        for f in &self.fields {
+            let _ = write!(out, "{}:{}:", f.signal, f.name);
             match f.enum_index {
                 Some(e) => {
                     let e = &self.enums[e];
                     let fqn = format!("{}.{}", self.namespace, e.name);
                     if seen.insert(fqn.clone()) {
                         let _ = write!(out, "enum {fqn}:{}{{", e.underlying.canonical());
-                        for (label, v) in &e.values {
-                            let _ = write!(out, "{label}={v};");
+                        for (ident, v, _) in &e.values {
+                            let _ = write!(out, "{ident}={v};");
                         }
                         out.push('}');
                     } else {
@@ -197,286 +222,269 @@ impl TableSpec {
     }
 }
 
-/// A valid identifier from arbitrary text: non-alphanumerics become `_`, a leading digit gets a
-/// `_` prefix, empty text becomes `_`.
-pub fn identifier(text: &str) -> String {
-    let mut s: String = text.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
-    if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
-        s.insert(0, '_');
-    }
-    s
+/// Options of the mapping.
+#[derive(Clone, Debug)]
+pub struct FbsOptions {
+    /// First key segment (default `can`): topics are `<key_prefix>/<bus>/<Message>`.
+    pub key_prefix: String,
+    /// First namespace component (default `can`): tables are `<namespace>.<bus>.<Table>`.
+    pub namespace: String,
 }
 
-/// `snake_case` of a signal name, as a valid identifier that is no Rust or FlatBuffers keyword
-/// (those get a trailing `_`).
-pub fn field_name(signal: &str) -> String {
-    let mut out = String::new();
-    let chars: Vec<char> = identifier(signal).chars().collect();
-    for (i, &c) in chars.iter().enumerate() {
-        if c.is_ascii_uppercase() {
-            let prev = i.checked_sub(1).map(|j| chars[j]);
-            let next = chars.get(i + 1).copied();
-            let boundary = matches!(prev, Some(p) if p.is_ascii_lowercase() || p.is_ascii_digit())
-                || (matches!(prev, Some(p) if p.is_ascii_uppercase())
-                    && matches!(next, Some(n) if n.is_ascii_lowercase()));
-            if boundary && !out.ends_with('_') {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
+impl Default for FbsOptions {
+    fn default() -> Self {
+        Self { key_prefix: "can".into(), namespace: "can".into() }
+    }
+}
+
+/// Is `s` usable as a key chunk as it is?
+pub fn key_chunk_ok(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('@')
+        && !s.chars().any(|c| matches!(c, '/' | '*' | '$' | '?' | '#') || c.is_whitespace() || c.is_control())
+}
+
+/// `UpperCamelCase` type name of a DBC name.
+pub fn type_name(name: &str) -> String {
+    let mut s = String::new();
+    let mut prev_digit = false;
+    for w in words(name) {
+        let all_upper = !w.chars().any(|c| c.is_ascii_lowercase());
+        let starts_digit = w.starts_with(|c: char| c.is_ascii_digit());
+        if prev_digit && starts_digit {
+            s.push('_');
+        }
+        let mut cs = w.chars();
+        if let Some(f) = cs.next() {
+            s.push(f.to_ascii_uppercase());
+            let rest: String = cs.collect();
+            s.push_str(&if all_upper { rest.to_ascii_lowercase() } else { rest });
+        }
+        prev_digit = w.ends_with(|c: char| c.is_ascii_digit());
+    }
+    fbs_ident(&s)
+}
+
+/// Names taken in one namespace: types, the types flatc derives from them, and flatc's file
+/// names (types whose snake case coincides would overwrite each other's file).
+#[derive(Default)]
+struct Names(BTreeSet<String>);
+
+impl Names {
+    fn derived(name: &str, is_enum: bool) -> Vec<String> {
+        let mut v = vec![name.to_string(), format!("file:{}", flatc_snake(name))];
+        if is_enum {
+            v.push(format!("const:{}", flatc_snake(name).to_ascii_uppercase()));
         } else {
-            out.push(c);
-        }
-    }
-    // flatc's Rust generator strips nothing, but keywords would not compile.
-    const RESERVED: &[&str] = &[
-        "as",
-        "async",
-        "await",
-        "break",
-        "const",
-        "continue",
-        "crate",
-        "dyn",
-        "else",
-        "enum",
-        "extern",
-        "false",
-        "fn",
-        "for",
-        "if",
-        "impl",
-        "in",
-        "let",
-        "loop",
-        "match",
-        "mod",
-        "move",
-        "mut",
-        "pub",
-        "ref",
-        "return",
-        "self",
-        "static",
-        "struct",
-        "super",
-        "trait",
-        "true",
-        "type",
-        "unsafe",
-        "use",
-        "where",
-        "while",
-        "abstract",
-        "become",
-        "box",
-        "do",
-        "final",
-        "macro",
-        "override",
-        "priv",
-        "typeof",
-        "unsized",
-        "virtual",
-        "yield",
-        "try",
-        "union",
-        "table",
-        "namespace",
-        "include",
-        "attribute",
-        "root_type",
-        "file_identifier",
-        "file_extension",
-        "rpc_service",
-        "bool",
-        "byte",
-        "ubyte",
-        "short",
-        "ushort",
-        "int",
-        "uint",
-        "long",
-        "ulong",
-        "float",
-        "double",
-        "string",
-        "null",
-    ];
-    if RESERVED.contains(&out.as_str()) || out.starts_with("__") {
-        out.push('_');
-    }
-    out
-}
-
-/// `UpperCamelCase` type name part from arbitrary text.
-pub fn type_name_part(text: &str) -> String {
-    let mut out = String::new();
-    for word in identifier(text).split('_').filter(|w| !w.is_empty()) {
-        let mut cs = word.chars();
-        if let Some(c) = cs.next() {
-            out.push(c.to_ascii_uppercase());
-            out.extend(cs);
-        }
-    }
-    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
-        out.insert(0, 'M');
-    }
-    out
-}
-
-fn unique(name: String, taken: &mut BTreeSet<String>) -> String {
-    if taken.insert(name.clone()) {
-        return name;
-    }
-    (2..).map(|n| format!("{name}_{n}")).find(|c| taken.insert(c.clone())).expect("some suffix is free")
-}
-
-/// Field type of a signal (see the module docs).
-pub fn signal_scalar(s: &Signal) -> Scalar {
-    match s.value_type {
-        ValueType::Float32 if s.factor == 1.0 && s.offset == 0.0 => Scalar::F32,
-        ValueType::Integer if s.decodes_to_integer() => {
-            let (lo, hi) = s.raw_range();
-            let (f, o) = (s.factor as i128, s.offset as i128);
-            let (a, b) = (lo * f + o, hi * f + o);
-            Scalar::integer_for(a.min(b), a.max(b)).unwrap_or(Scalar::F64)
-        }
-        _ => Scalar::F64,
-    }
-}
-
-/// Build the tables of every message of `db` on bus `bus`, with names unique across them.
-pub fn tables(db: &Database, bus: &str) -> Vec<TableSpec> {
-    let mut type_names = BTreeSet::new();
-    db.messages().iter().map(|m| table(m, bus, &mut type_names)).collect()
-}
-
-fn table(m: &Message, bus: &str, type_names: &mut BTreeSet<String>) -> TableSpec {
-    let name = unique(type_name_part(&m.name), type_names);
-    let mut field_names = BTreeSet::new();
-    let mut enums = Vec::new();
-    let mut fields = Vec::new();
-    for (i, s) in m.signals.iter().enumerate() {
-        let ty = signal_scalar(s);
-        let integral_enum = !s.value_descriptions.is_empty()
-            && s.value_type == ValueType::Integer
-            && s.factor == 1.0
-            && s.offset == 0.0
-            && !matches!(ty, Scalar::F32 | Scalar::F64);
-        let enum_index = integral_enum.then(|| {
-            let (lo, hi) = s.raw_range();
-            let mut labels = BTreeSet::new();
-            let values: Vec<(String, i64)> = s
-                .value_descriptions
-                .iter()
-                .filter(|(v, _)| (lo..=hi).contains(&i128::from(**v)))
-                .map(|(v, label)| (unique(type_name_part(label), &mut labels), *v))
-                .collect();
-            enums.push(EnumSpec {
-                name: unique(format!("{name}{}", type_name_part(&s.name)), type_names),
-                underlying: ty,
-                values,
-            });
-            enums.len() - 1
-        });
-        // An enum without any value in range would be an empty FlatBuffers enum: plain field.
-        let enum_index = enum_index.filter(|&e| {
-            if enums[e].values.is_empty() {
-                type_names.remove(&enums[e].name);
-                enums.pop();
-                false
-            } else {
-                true
+            for s in ["T", "Args", "Builder", "Offset", "Msg"] {
+                v.push(format!("{name}{s}"));
             }
-        });
+        }
+        v
+    }
+
+    fn claim(&mut self, base: &str, is_enum: bool) -> String {
+        let mut cand = base.to_string();
+        let mut n = 2;
+        loop {
+            let d = Self::derived(&cand, is_enum);
+            if d.iter().all(|x| !self.0.contains(x)) {
+                self.0.extend(d);
+                return cand;
+            }
+            cand = format!("{base}_{n}");
+            n += 1;
+        }
+    }
+}
+
+/// Accessor names flatc generates on every table, which fields must not take.
+const RESERVED_FIELDS: &[&str] =
+    &["unpack", "create", "init_from_table", "key_compare_less_than", "key_compare_with_value"];
+
+/// Field type of a signal and, for integer fields, the range of physical values.
+pub fn field_type(s: &Signal) -> (Scalar, Option<(i128, i128)>) {
+    match s.value_type {
+        ValueType::Float32 if s.factor == 1.0 && s.offset == 0.0 => return (Scalar::F32, None),
+        ValueType::Float32 | ValueType::Float64 => return (Scalar::F64, None),
+        ValueType::Integer => {}
+    }
+    if s.length == 1 && !s.signed && s.factor == 1.0 && s.offset == 0.0 && s.value_descriptions.is_empty() {
+        return (Scalar::Bool, None);
+    }
+    if s.decodes_to_integer() {
+        let (rlo, rhi) = s.raw_range();
+        let (f, o) = (s.factor as i128, s.offset as i128);
+        let a = rlo.checked_mul(f).and_then(|v| v.checked_add(o));
+        let b = rhi.checked_mul(f).and_then(|v| v.checked_add(o));
+        if let (Some(a), Some(b)) = (a, b) {
+            let (lo, hi) = (a.min(b), a.max(b));
+            if let Some(t) = Scalar::integer_for(lo, hi) {
+                return (t, Some((lo, hi)));
+            }
+        }
+    }
+    (Scalar::F64, None)
+}
+
+/// Enum value identifiers for labels: sanitized, unique.
+pub fn label_idents(labels: &[(i64, &str)]) -> Vec<String> {
+    let mut used = BTreeSet::new();
+    let mut out = Vec::new();
+    for (v, l) in labels {
+        let mut id: String = l.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        while id.contains("__") {
+            id = id.replace("__", "_");
+        }
+        let id = id.trim_matches('_').to_string();
+        let mut id = if id.is_empty() { format!("V{}", v.unsigned_abs()) } else { fbs_ident(&id) };
+        if matches!(id.as_str(), "variant_name" | "Self" | "self" | "NONE") {
+            id.push('_');
+        }
+        if !used.insert(id.clone()) {
+            id = format!("{id}_{}", if *v < 0 { format!("m{}", v.unsigned_abs()) } else { v.to_string() });
+            let base = id.clone();
+            let mut n = 2;
+            while !used.insert(id.clone()) {
+                id = format!("{base}_{n}");
+                n += 1;
+            }
+        }
+        out.push(id);
+    }
+    out
+}
+
+/// Map every message of `db` on bus `bus` (see the module docs). Fails only for a bus name
+/// that is not a key chunk.
+pub fn map(db: &Database, bus: &str, opts: &FbsOptions) -> Result<Vec<TableSpec>, String> {
+    if !key_chunk_ok(bus) {
+        return Err(format!(
+            "bus name `{bus}` is not a valid key segment (no `/`, wildcards, whitespace or leading `@`)"
+        ));
+    }
+    let namespace = format!("{}.{}", fbs_ident(&opts.namespace), fbs_ident(bus));
+    let mut names = Names::default();
+    let mut keys = BTreeSet::new();
+    // Named value tables (`VAL_TABLE_`), to name the enums of signals that use them.
+    let tables: BTreeMap<Vec<(i64, String)>, &String> = db
+        .value_tables
+        .iter()
+        .map(|(name, t)| (t.iter().map(|(k, v)| (*k, v.clone())).collect(), name))
+        .collect();
+    // Enums already declared, by (underlying type, labels).
+    let mut declared: BTreeMap<(Scalar, Vec<(i64, String)>), EnumSpec> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (mi, m) in db.messages().iter().enumerate() {
+        out.push(table(mi, m, bus, opts, &namespace, &mut names, &mut keys, &tables, &mut declared));
+    }
+    Ok(out)
+}
+
+/// [`map`] with default options; the bus name must be a key chunk.
+pub fn tables(db: &Database, bus: &str) -> Vec<TableSpec> {
+    map(db, bus, &FbsOptions::default()).unwrap_or_default()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn table(
+    mi: usize,
+    m: &Message,
+    bus: &str,
+    opts: &FbsOptions,
+    namespace: &str,
+    names: &mut Names,
+    keys: &mut BTreeSet<String>,
+    value_tables: &BTreeMap<Vec<(i64, String)>, &String>,
+    declared: &mut BTreeMap<(Scalar, Vec<(i64, String)>), EnumSpec>,
+) -> TableSpec {
+    let name = names.claim(&type_name(&m.name), false);
+    let base = if key_chunk_ok(&m.name) { m.name.clone() } else { fbs_ident(&m.name) };
+    let mut chunk = base.clone();
+    let mut n = 2;
+    while !keys.insert(chunk.clone()) {
+        chunk = format!("{base}_{n}");
+        n += 1;
+    }
+    let key = format!("{}/{bus}/{chunk}", opts.key_prefix);
+    let mut fields = Vec::new();
+    let mut enums: Vec<EnumSpec> = Vec::new();
+    let mut used_fields = BTreeSet::new();
+    for (i, s) in m.signals.iter().enumerate() {
+        let mut fname = snake_case(&s.name);
+        if RESERVED_FIELDS.contains(&fname.as_str()) {
+            fname.push('_');
+        }
+        let base = fname.clone();
+        let mut k = 2;
+        while !used_fields.insert(fname.clone()) {
+            fname = format!("{base}_{k}");
+            k += 1;
+        }
+        let (ty, range) = field_type(s);
+        let mut enum_index = None;
+        let mut field_ty = ty;
+        let unscaled_int = s.value_type == ValueType::Integer && s.factor == 1.0 && s.offset == 0.0;
+        let labels: Vec<(i64, &str)> = s.value_descriptions.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        if unscaled_int && !labels.is_empty() {
+            let (rlo, rhi) = s.raw_range();
+            let int_ty = if ty == Scalar::Bool { Scalar::U8 } else { ty };
+            if labels.iter().all(|(v, _)| (rlo..=rhi).contains(&i128::from(*v)))
+                && !matches!(int_ty, Scalar::F32 | Scalar::F64)
+            {
+                let owned: Vec<(i64, String)> = labels.iter().map(|(k, v)| (*k, (*v).to_string())).collect();
+                let reg = (int_ty, owned.clone());
+                let spec = match declared.get(&reg) {
+                    Some(e) => EnumSpec { declared_here: false, ..e.clone() },
+                    None => {
+                        let base = match value_tables.get(&owned) {
+                            Some(t) => type_name(t),
+                            None => format!("{name}{}", type_name(&s.name)),
+                        };
+                        let ename = names.claim(&base, true);
+                        let idents = label_idents(&labels);
+                        let e = EnumSpec {
+                            name: ename,
+                            underlying: int_ty,
+                            values: idents
+                                .into_iter()
+                                .zip(&labels)
+                                .map(|(id, (v, l))| (id, *v, (*l).to_string()))
+                                .collect(),
+                            declared_here: true,
+                        };
+                        declared.insert(reg, e.clone());
+                        e
+                    }
+                };
+                field_ty = int_ty;
+                enum_index = Some(match enums.iter().position(|e| e.name == spec.name) {
+                    Some(p) => p,
+                    None => {
+                        enums.push(spec);
+                        enums.len() - 1
+                    }
+                });
+            }
+        }
         fields.push(FieldSpec {
-            name: unique(field_name(&s.name), &mut field_names),
+            name: fname,
             signal: i,
-            ty,
+            ty: field_ty,
             enum_index,
             optional: s.multiplexing.multiplexed_by.is_some(),
+            range,
         });
     }
     TableSpec {
-        namespace: format!("can.{}", identifier(bus)),
+        namespace: namespace.to_string(),
         name,
-        key: format!("can/{bus}/{}", m.name.replace(['/', '*', '$', '?', '#', '@'], "_")),
-        period_ms: m.cycle_time_ms,
+        key,
+        message: mi,
+        period_ms: m.cycle_time_ms.filter(|c| *c > 0),
         fields,
         enums,
     }
-}
-
-/// The `.fbs` text of `tables`, with `vbus_topic` / `vbus_period_ms` attributes and doc comments
-/// from the DBC (units, ranges, comments).
-pub fn render(db: &Database, tables: &[TableSpec]) -> String {
-    let mut out = String::from("// Generated from a DBC file by vbus-dbc's mapping; do not edit.\n");
-    let Some(first) = tables.first() else { return out };
-    let _ = writeln!(out, "namespace {};\n", first.namespace);
-    for (t, m) in tables.iter().zip(db.messages()) {
-        for e in &t.enums {
-            let _ = writeln!(out, "enum {} : {} {{", e.name, e.underlying.fbs());
-            for (label, v) in &e.values {
-                let _ = writeln!(out, "  {label} = {v},");
-            }
-            out.push_str("}\n\n");
-        }
-        let _ = writeln!(
-            out,
-            "/// CAN {} 0x{:X}{}, {} bytes",
-            if m.extended { "29-bit" } else { "11-bit" },
-            m.id,
-            if m.is_fd { " (FD)" } else { "" },
-            m.size
-        );
-        if let Some(c) = &m.comment {
-            for line in c.lines() {
-                let _ = writeln!(out, "/// {}", line.trim());
-            }
-        }
-        let mut attrs = format!("vbus_topic: \"{}\"", t.key);
-        if let Some(p) = t.period_ms.filter(|p| *p > 0) {
-            let _ = write!(attrs, ", vbus_period_ms: {p}");
-        }
-        let _ = writeln!(out, "table {} ({attrs}) {{", t.name);
-        for f in &t.fields {
-            let s = &m.signals[f.signal];
-            let mut doc = format!(
-                "{}: {}|{}@{}",
-                s.name,
-                s.start_bit,
-                s.length,
-                if s.signed { "signed" } else { "unsigned" }
-            );
-            if !s.unit.is_empty() {
-                let _ = write!(doc, " [{}]", s.unit);
-            }
-            if let (Some(lo), Some(hi)) = (s.min, s.max) {
-                let _ = write!(doc, " range {lo}..{hi}");
-            }
-            let _ = writeln!(out, "  /// {doc}");
-            if let Some(c) = &s.comment {
-                for line in c.lines() {
-                    let _ = writeln!(out, "  /// {}", line.trim());
-                }
-            }
-            let ty = match f.enum_index {
-                Some(e) => t.enums[e].name.clone(),
-                None => f.ty.fbs().to_string(),
-            };
-            let default = match (f.optional, f.enum_index) {
-                (true, _) => " = null".to_string(),
-                // flatc requires an enum field's default to be one of its values.
-                (false, Some(e)) if !t.enums[e].values.iter().any(|(_, v)| *v == 0) => {
-                    format!(" = {}", t.enums[e].values[0].0)
-                }
-                _ => String::new(),
-            };
-            let _ = writeln!(out, "  {}: {ty}{default};", f.name);
-        }
-        out.push_str("}\n\n");
-    }
-    out
 }
 
 #[cfg(test)]
@@ -484,42 +492,47 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_identifiers() {
-        assert_eq!(field_name("VehicleSpeed"), "vehicle_speed");
-        assert_eq!(field_name("ESP_v_Signal"), "esp_v_signal");
-        assert_eq!(field_name("type"), "type_");
-        assert_eq!(field_name("2ndGear"), "_2nd_gear");
-        assert_eq!(type_name_part("2017_5"), "M2017_5".replace("_", ""));
-        assert_eq!(identifier("a-b c"), "a_b_c");
+    fn names() {
+        assert_eq!(type_name("ENGINE_DATA"), "EngineData");
+        assert_eq!(type_name("2017_5"), "_2017_5");
+        assert_eq!(type_name("BSM_LEFT"), "BsmLeft");
+        let mut n = Names::default();
+        assert_eq!(n.claim("Gear", false), "Gear");
+        assert_eq!(n.claim("GearT", false), "GearT_2");
+        assert_eq!(n.claim("Gear", false), "Gear_2");
+        assert_eq!(
+            label_idents(&[(0, "Not available"), (1, "4WD"), (2, "4WD"), (3, "")]),
+            vec!["Not_available", "_4WD", "_4WD_2", "V3"]
+        );
     }
 
     #[test]
-    fn types_fit_the_physical_range() {
+    fn types_and_enums() {
         let db = Database::parse(
-            br#"BO_ 100 M: 8 X
- SG_ A : 0|8@1+ (1,0) [0|255] "" X
- SG_ B : 8|8@1- (1,0) [0|0] "" X
- SG_ C : 16|8@1+ (1,-40) [0|0] "" X
- SG_ D : 24|16@1+ (0.1,0) [0|0] "km/h" X
- SG_ E M : 40|2@1+ (1,0) [0|3] "" X
- SG_ F m1 : 42|4@1+ (1,0) [0|3] "" X
-VAL_ 100 E 0 "Off" 1 "On" 2 "On" 3 "err-3" ;
+            br#"BO_ 100 ENGINE_DATA: 8 ECU
+ SG_ EngineSpeed : 0|16@1+ (0.25,0) [0|16383.75] "rpm" X
+ SG_ Gear : 16|3@1+ (1,0) [0|7] "" X
+ SG_ Flag : 19|1@1+ (1,0) [0|1] "" X
+ SG_ Temp : 24|8@1+ (1,-40) [-40|215] "degC" X
+ SG_ Gear2 : 32|3@1+ (1,0) [0|7] "" X
+BO_ 101 Mux: 8 ECU
+ SG_ Sel M : 0|8@1+ (1,0) [0|0] "" X
+ SG_ A m1 : 8|8@1- (1,0) [0|0] "" X
+VAL_ 100 Gear 0 "Park" 1 "Reverse" 2 "Neutral" 3 "Drive" ;
+VAL_ 100 Gear2 0 "Park" 1 "Reverse" 2 "Neutral" 3 "Drive" ;
 "#,
         )
         .unwrap();
-        let t = &tables(&db, "pt")[0];
-        let tys: Vec<_> = t.fields.iter().map(|f| f.ty).collect();
-        assert_eq!(tys, [Scalar::U8, Scalar::I8, Scalar::I16, Scalar::F64, Scalar::U8, Scalar::U8]);
-        assert!(t.fields[5].optional && !t.fields[4].optional);
-        assert_eq!(
-            t.enums[0].values,
-            [("Off".into(), 0), ("On".into(), 1), ("On_2".into(), 2), ("Err3".into(), 3)]
-        );
-        assert_eq!(t.key, "can/pt/M");
-        assert!(t.canonical().starts_with(
-            "table can.pt.M{0:a:uint8;1:b:int8;2:c:int16;3:d:float64;4:e:enum can.pt.ME:uint8{Off=0;"
+        let t = tables(&db, "pt");
+        let tys: Vec<_> = t[0].fields.iter().map(|f| f.ty).collect();
+        assert_eq!(tys, [Scalar::F64, Scalar::U8, Scalar::Bool, Scalar::I16, Scalar::U8]);
+        assert_eq!(t[0].enums.len(), 1, "Gear and Gear2 share one enum");
+        assert_eq!(t[0].enums[0].name, "EngineDataGear");
+        assert_eq!(t[0].key, "can/pt/ENGINE_DATA");
+        assert!(t[1].fields[1].optional && !t[1].fields[0].optional);
+        assert!(t[0].canonical().starts_with(
+            "table can.pt.EngineData{0:engine_speed:float64;1:gear:enum can.pt.EngineDataGear:uint8{Park=0;"
         ));
-        let fbs = render(&db, &tables(&db, "pt"));
-        assert!(fbs.contains("f: ubyte = null;"), "{fbs}");
+        assert!(t[0].canonical().contains(";4:gear2:@can.pt.EngineDataGear;"), "{}", t[0].canonical());
     }
 }

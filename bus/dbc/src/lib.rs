@@ -61,6 +61,7 @@ mod encode;
 mod error;
 pub mod fbs;
 mod model;
+pub mod naming;
 pub mod oracle;
 mod parser;
 mod plan;
