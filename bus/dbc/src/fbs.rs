@@ -222,6 +222,9 @@ impl TableSpec {
     }
 }
 
+/// Enums declared so far, by (underlying type, labels): signals with equal labels share one.
+type Declared = BTreeMap<(Scalar, Vec<(i64, String)>), EnumSpec>;
+
 /// Options of the mapping.
 #[derive(Clone, Debug)]
 pub struct FbsOptions {
@@ -373,7 +376,7 @@ pub fn map(db: &Database, bus: &str, opts: &FbsOptions) -> Result<Vec<TableSpec>
         .map(|(name, t)| (t.iter().map(|(k, v)| (*k, v.clone())).collect(), name))
         .collect();
     // Enums already declared, by (underlying type, labels).
-    let mut declared: BTreeMap<(Scalar, Vec<(i64, String)>), EnumSpec> = BTreeMap::new();
+    let mut declared = Declared::new();
     let mut out = Vec::new();
     for (mi, m) in db.messages().iter().enumerate() {
         out.push(table(mi, m, bus, opts, &namespace, &mut names, &mut keys, &tables, &mut declared));
@@ -396,7 +399,7 @@ fn table(
     names: &mut Names,
     keys: &mut BTreeSet<String>,
     value_tables: &BTreeMap<Vec<(i64, String)>, &String>,
-    declared: &mut BTreeMap<(Scalar, Vec<(i64, String)>), EnumSpec>,
+    declared: &mut Declared,
 ) -> TableSpec {
     let name = names.claim(&type_name(&m.name), false);
     let base = if key_chunk_ok(&m.name) { m.name.clone() } else { fbs_ident(&m.name) };
