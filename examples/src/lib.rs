@@ -2,3 +2,8 @@
 #![allow(missing_docs)]
 
 vbus::include_topics!("vehicle");
+
+/// Types and topics generated from the Tesla Model 3 DBC (`testdata/dbc/kuksa/Model3CAN.dbc`).
+pub mod model3 {
+    vbus::include_topics!("model3");
+}

@@ -4,16 +4,20 @@
 //! `cargo run --release -p vbus-examples --bin vbus-demo`.
 //!
 //! What happens: this process starts a zenoh router node ("gateway") on the default endpoint
-//! `tcp/127.0.0.1:7447`, then starts two more processes of this same binary as vehicle ECUs with
-//! the default node configuration (peers that find each other through that router):
+//! `tcp/127.0.0.1:7447`, then starts three more processes of this same binary as vehicle ECUs
+//! with the default node configuration (peers that find each other through that router):
+//! - `cockpit` subscribes to everything below, prints a dashboard line twice a second, asks for
+//!   sport mode half way, and checks what it receives;
 //! - `chassis` publishes `chassis/speed` at 50 Hz and `powertrain/battery` at 10 Hz, owns the
 //!   `body/drive_mode` field and serves `body/set_drive_mode`;
-//! - `cockpit` subscribes, prints a dashboard line twice a second, asks for sport mode half way,
-//!   and checks every value it receives against what the chassis must have sent.
+//! - `can` is the CAN bridge (`vbus-can`'s library) replaying a real Tesla Model 3 capture
+//!   (`testdata/logs/real`) with its DBC, 4x faster than real time: every frame becomes a typed
+//!   sample on `can/model3/<Message>`, which the cockpit reads with types generated from the
+//!   same DBC.
 //!
 //! The run succeeds (exit 0) when the cockpit received every speed sample the chassis sent
-//! between the first and the last one it saw, with no wrong value, and the mode change went
-//! through the service and the field.
+//! between the first and the last one it saw, with no wrong value, the mode change went through
+//! the service and the field, and every CAN frame the bridge published reached the cockpit.
 
 use std::{
     process::{ExitCode, Stdio},
@@ -26,6 +30,7 @@ use vbus_examples::{
     demo::vehicle::{
         BatteryStateT, DriveMode, DriveModeStateT, SetDriveModeReplyT, SetDriveModeT, VehicleSpeedT,
     },
+    model3::topics::can::model3 as can_topics,
     services, topics,
 };
 
@@ -44,6 +49,7 @@ async fn main() -> ExitCode {
         "run" => launcher().await,
         "chassis" => chassis().await,
         "cockpit" => cockpit().await,
+        "can" => can_bridge().await,
         other => Err(format!("unknown role `{other}`; use `run` (default), `chassis` or `cockpit`")),
     };
     match result {
@@ -89,21 +95,37 @@ async fn launcher() -> Result<(), String> {
             .spawn()
             .map_err(|e| format!("cannot start the {role} process: {e}"))
     };
-    let mut chassis = spawn("chassis")?;
     let mut cockpit = spawn("cockpit")?;
-    let relay = |name: &'static str, out: tokio::process::ChildStdout| {
+    let relay = |name: &'static str,
+                 out: tokio::process::ChildStdout,
+                 ready: Option<tokio::sync::oneshot::Sender<()>>| {
         tokio::spawn(async move {
             let mut lines = BufReader::new(out).lines();
             let mut last = String::new();
+            let mut ready = ready;
             while let Ok(Some(l)) = lines.next_line().await {
                 println!("[{name}] {l}");
+                if l == "ready"
+                    && let Some(r) = ready.take()
+                {
+                    let _ = r.send(());
+                }
                 last = l;
             }
             last
         })
     };
-    let chassis_out = relay("chassis", chassis.stdout.take().expect("piped"));
-    let cockpit_out = relay("cockpit", cockpit.stdout.take().expect("piped"));
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let cockpit_out = relay("cockpit", cockpit.stdout.take().expect("piped"), Some(ready_tx));
+    // Start the sources once the cockpit listens, so it sees everything from the first sample.
+    tokio::time::timeout(Duration::from_secs(30), ready_rx)
+        .await
+        .map_err(|_| "the cockpit did not get ready".to_string())?
+        .map_err(|_| "the cockpit exited before getting ready".to_string())?;
+    let mut chassis = spawn("chassis")?;
+    let chassis_out = relay("chassis", chassis.stdout.take().expect("piped"), None);
+    let mut can = spawn("can")?;
+    let can_out = relay("can", can.stdout.take().expect("piped"), None);
     let nodes = tokio::spawn(async move {
         let mut seen = Vec::new();
         while let Ok(ev) = watcher.recv().await {
@@ -127,18 +149,48 @@ async fn launcher() -> Result<(), String> {
         .map_err(|_| "the chassis did not stop".to_string())?
         .map_err(|e| e.to_string())?;
     let chassis_summary = chassis_out.await.unwrap_or_default();
+    let can_status = tokio::time::timeout(Duration::from_secs(30), can.wait())
+        .await
+        .map_err(|_| "the CAN bridge did not finish its replay".to_string())?
+        .map_err(|e| e.to_string())?;
+    let can_summary = can_out.await.unwrap_or_default();
     tokio::time::sleep(Duration::from_millis(200)).await;
     nodes.abort();
 
     println!("---");
     println!("chassis: {chassis_summary}");
+    println!("can: {can_summary}");
     println!("cockpit: {cockpit_summary}");
-    if cockpit_status.success() && chassis_status.success() {
-        println!("demo OK: typed data, a service call and a field change crossed three processes");
+    if cockpit_status.success() && chassis_status.success() && can_status.success() {
+        println!(
+            "demo OK: typed data, a service call, a field change and a CAN capture crossed four processes"
+        );
         Ok(())
     } else {
-        Err(format!("demo FAILED (chassis {chassis_status}, cockpit {cockpit_status})"))
+        Err(format!("demo FAILED (chassis {chassis_status}, can {can_status}, cockpit {cockpit_status})"))
     }
+}
+
+/// The CAN bridge, as the `vbus-can` daemon runs it, replaying the real capture.
+async fn can_bridge() -> Result<(), String> {
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata");
+    let config = vbus_can::Config::from_json5(
+        &format!(
+            "{{ node: {{ name: 'can-bridge' }}, stats_period_ms: 250, exit_at_end: true,
+                buses: [{{ name: 'model3', dbc: '{data}/dbc/kuksa/Model3CAN.dbc', congestion: 'block',
+                           source: {{ kind: 'candump', path: '{data}/logs/real/tesla_model3_kuksa_dogmode.log',
+                                      realtime: true, rate: 4 }} }}] }}"
+        ),
+        std::path::Path::new("."),
+    )?;
+    println!("up: replaying the Tesla Model 3 capture (12138 frames, 22 s) at 4x");
+    let stats = vbus_can::run(config, std::future::pending()).await?;
+    let s = &stats[0];
+    println!(
+        "frames={} published={} unknown={} decode_errors={}",
+        s.frames, s.published, s.unknown_frames, s.decode_errors
+    );
+    Ok(())
 }
 
 async fn chassis() -> Result<(), String> {
@@ -198,6 +250,19 @@ async fn cockpit() -> Result<(), String> {
     let battery = node.subscriber(topics::powertrain::BATTERY).create().await.map_err(|e| e.to_string())?;
     let mut mode = node.field(topics::body::DRIVE_MODE).await.map_err(|e| e.to_string())?;
     let client = node.service_client(services::body::SET_DRIVE_MODE).map_err(|e| e.to_string())?;
+    // The car's CAN data, typed from its DBC; plus an untyped count of every CAN topic, and the
+    // bridge's own counters.
+    let car_speed = node
+        .subscriber(can_topics::ID257_D_ISPEED.with_qos(vbus::QoS::new().queue(4096)))
+        .create()
+        .await
+        .map_err(|e| e.to_string())?;
+    let car_soc =
+        node.subscriber(can_topics::ID33_AUI_RANGE_SOC).create().await.map_err(|e| e.to_string())?;
+    let dog = node.subscriber(can_topics::BMS_DOG_MODE).create().await.map_err(|e| e.to_string())?;
+    let all_can = node.raw_subscriber("can/model3/**", 32768).map_err(|e| e.to_string())?;
+    let bridge_stats = node.raw_subscriber("@bridge/can/model3/stats", 16).map_err(|e| e.to_string())?;
+    println!("ready");
 
     // Wait for the chassis: the first speed sample starts the run.
     let first = tokio::time::timeout(Duration::from_secs(20), speed.recv())
@@ -213,8 +278,36 @@ async fn cockpit() -> Result<(), String> {
     let mut asked = false;
     let started = Instant::now();
     let mut dashboard = tokio::time::interval(Duration::from_millis(500));
-    while started.elapsed() < Duration::from_secs(RUN_SECONDS) {
+    let (mut car_kph, mut car_soc_pct, mut dog_temp) = (f64::NAN, 0u8, 0i8);
+    let mut can_received = 0u64;
+    let mut bridge_published: Option<u64> = None;
+    // Run for RUN_SECONDS, and until the CAN bridge reports its replay ended (at most 40 s).
+    while (started.elapsed() < Duration::from_secs(RUN_SECONDS) || bridge_published.is_none())
+        && started.elapsed() < Duration::from_secs(40)
+    {
         tokio::select! {
+            c = car_speed.recv() => {
+                let c = c.map_err(|e| e.to_string())?;
+                car_kph = c.view().di_vehicle_speed();
+            }
+            c = car_soc.recv() => {
+                car_soc_pct = c.map_err(|e| e.to_string())?.view().ui_soc();
+            }
+            d = dog.recv() => {
+                dog_temp = d.map_err(|e| e.to_string())?.view().dog_mode_temp_set();
+            }
+            r = all_can.recv() => {
+                r.map_err(|e| e.to_string())?;
+                can_received += 1;
+            }
+            st = bridge_stats.recv() => {
+                let st = st.map_err(|e| e.to_string())?;
+                if let Ok(j) = serde_json::from_slice::<serde_json::Value>(st.payload())
+                    && j["ended"] == true
+                {
+                    bridge_published = j["published"].as_u64();
+                }
+            }
             s = speed.recv() => {
                 let s = s.map_err(|e| e.to_string())?;
                 kph = s.view().kph();
@@ -237,7 +330,10 @@ async fn cockpit() -> Result<(), String> {
             _ = dashboard.tick() => {
                 let (soc, temp) = soc.unwrap_or((f32::NAN, f32::NAN));
                 let m = mode.get().map(|m| format!("{:?}", m.view().mode())).unwrap_or_else(|| "?".into());
-                println!("speed {kph:6.1} km/h | SoC {soc:5.1} % | cell {temp:4.1} C | mode {m:7} | seq {last_seq}");
+                println!(
+                    "speed {kph:6.1} km/h | SoC {soc:5.1} % | cell {temp:4.1} C | mode {m:7} | seq {last_seq} \
+                     || Model 3 CAN: {car_kph:5.1} km/h, SoC {car_soc_pct} %, dog mode {dog_temp} C ({can_received} samples)"
+                );
                 if !asked && started.elapsed() > Duration::from_secs(RUN_SECONDS / 2) {
                     asked = true;
                     let reply = client
@@ -260,12 +356,13 @@ async fn cockpit() -> Result<(), String> {
         && mode_changes.iter().any(|m| m.starts_with("Sport"));
     println!(
         "received speed={received}/{expected} (seq {first_seq}..{last_seq}) wrong={wrong_values} lost={} battery={} \
-         mode_changes=[{}] latency p50={:?} p99={:?}",
+         mode_changes=[{}] latency p50={:?} p99={:?} can={can_received}/{}",
         st.lost,
         battery.stats().delivered,
         mode_changes.join(", "),
         pct(0.5),
         pct(0.99),
+        bridge_published.map_or("?".into(), |p| p.to_string()),
     );
     if ok { Ok(()) } else { Err("the cockpit missed or mis-read data (see the line above)".into()) }
 }
