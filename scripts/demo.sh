@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --demo
 export PATH="$HOME/.cargo/bin:$PATH"
-cargo build --release --locked -p vbus-examples --bin vbus-demo
+cargo build --release -p vbus-examples --bin vbus-demo
 exec target/release/vbus-demo "$@"

@@ -7,4 +7,4 @@ scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 # Loopback only: make sure nothing we start tries multicast discovery.
 export ZENOH_SCOUTING_MULTICAST_ENABLED=false
-cargo test --workspace --locked "$@"
+cargo test --workspace "$@"
