@@ -22,7 +22,7 @@ fi
 # (cyclonedds-tools: ddsperf; cyclonedds-dev: C library + idlc).
 packages=(cmake g++ pkg-config)
 if [[ $want_demo_only -eq 0 ]]; then
-    packages+=(libclang-dev mosquitto cyclonedds-tools cyclonedds-dev python3-pip)
+    packages+=(libclang-dev mosquitto cyclonedds-tools cyclonedds-dev python3-pip iproute2)
 fi
 missing=()
 for p in "${packages[@]}"; do
