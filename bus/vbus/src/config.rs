@@ -196,7 +196,6 @@ impl NodeConfig {
             set("connect/timeout_ms", serde_json::json!(0))?;
             set("connect/exit_on_failure", serde_json::json!(false))?;
         }
-        set("timestamping/enabled", serde_json::json!(true))?;
         set("transport/link/rx/max_message_size", serde_json::json!(self.max_message_size))?;
         if let Some(t) = &self.tls {
             set("transport/link/tls/root_ca_certificate", serde_json::json!(t.ca))?;

@@ -1,0 +1,9 @@
+//! vbus-perf: the benchmark tool that puts vbus side by side with raw zenoh (same version), plain
+//! UDP over loopback and CycloneDDS `ddsperf`. See `BENCHMARKS.md` at the workspace root.
+//!
+//! The library part holds what the binary and the allocation test share: the benchmark payload
+//! type, the session configurations and the measurement helpers.
+
+pub mod config;
+pub mod measure;
+pub mod payload;

@@ -1,0 +1,564 @@
+//! The benchmark roles. Each runs in its own OS process, started by the suite (or by hand):
+//! `sub-thr` / `pong` listen and print `READY <endpoint>`; `pub-thr` / `ping` connect to it. Every
+//! measuring role prints one `RESULT {json}` line and exits.
+
+use std::{
+    io::Write,
+    net::UdpSocket,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering::Relaxed},
+    },
+    time::{Duration, Instant},
+};
+
+use vbus::zenoh::{self, Wait, bytes::ZBytes};
+use vbus_perf::{
+    config::Net,
+    measure::{Latency, Mark, Report},
+    payload::{self, PING_KEY, PONG_KEY, THR_KEY, zenoh_key},
+};
+
+/// Which implementation a role exercises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Stack {
+    /// vbus typed topics (`Publisher::publish_with`, `CallbackSubscriber` / `Subscriber`).
+    Vbus,
+    /// Raw zenoh at the same version, as `z_pub_thr` / `z_sub_thr` / `z_ping` / `z_pong` use it.
+    Zenoh,
+    /// Plain UDP sockets over loopback (ping-pong only): the floor.
+    Udp,
+}
+
+impl Stack {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stack::Vbus => "vbus",
+            Stack::Zenoh => "zenoh",
+            Stack::Udp => "udp",
+        }
+    }
+}
+
+/// Transport priority, for both stacks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Prio {
+    RealTime,
+    InteractiveHigh,
+    InteractiveLow,
+    DataHigh,
+    Data,
+    DataLow,
+    Background,
+}
+
+impl Prio {
+    fn vbus(self) -> vbus::Priority {
+        use vbus::Priority as P;
+        match self {
+            Prio::RealTime => P::RealTime,
+            Prio::InteractiveHigh => P::InteractiveHigh,
+            Prio::InteractiveLow => P::InteractiveLow,
+            Prio::DataHigh => P::DataHigh,
+            Prio::Data => P::Data,
+            Prio::DataLow => P::DataLow,
+            Prio::Background => P::Background,
+        }
+    }
+    fn zenoh(self) -> zenoh::qos::Priority {
+        use zenoh::qos::Priority as P;
+        match self {
+            Prio::RealTime => P::RealTime,
+            Prio::InteractiveHigh => P::InteractiveHigh,
+            Prio::InteractiveLow => P::InteractiveLow,
+            Prio::DataHigh => P::DataHigh,
+            Prio::Data => P::Data,
+            Prio::DataLow => P::DataLow,
+            Prio::Background => P::Background,
+        }
+    }
+}
+
+/// Everything a role needs to know.
+#[derive(Clone, Debug)]
+pub struct Opts {
+    pub stack: Stack,
+    pub net: Net,
+    /// Application payload bytes.
+    pub size: usize,
+    pub express: bool,
+    pub priority: Prio,
+    /// Congestion control `Block` (else `Drop`).
+    pub block: bool,
+    pub best_effort: bool,
+    pub warmup: Duration,
+    pub duration: Duration,
+    /// Ping rate in Hz; `None`: back-to-back.
+    pub rate: Option<f64>,
+    /// Subscribers deliver through a queue read by an application thread instead of a callback.
+    pub queue: bool,
+    /// The process exits after this long whatever happens (orphan guard).
+    pub lifetime: Duration,
+    /// Raw zenoh only: use the zenoh features vbus uses (the vbus encoding string on the
+    /// publisher, a 40-byte attachment on every put; the caller adds timestamping), so that
+    /// vbus vs this isolates vbus's own code.
+    pub mimic: bool,
+    /// Raw zenoh only: the 40-byte attachment alone (part of `mimic`).
+    pub attach: bool,
+    /// Raw zenoh only: the vbus encoding string alone (part of `mimic`).
+    pub encoding: bool,
+}
+
+impl Opts {
+    fn qos(&self) -> vbus::QoS {
+        vbus::QoS::new()
+            .priority(self.priority.vbus())
+            .express(self.express)
+            .congestion(if self.block { vbus::Congestion::Block } else { vbus::Congestion::Drop })
+            .reliability(if self.best_effort {
+                vbus::Reliability::BestEffort
+            } else {
+                vbus::Reliability::Reliable
+            })
+            // The same depth as zenoh's default FIFO channel handler.
+            .queue(256)
+    }
+
+    fn zpub(&self, session: &zenoh::Session, key: &str) -> Result<zenoh::pubsub::Publisher<'static>, String> {
+        session
+            .declare_publisher(zenoh_key(key))
+            .congestion_control(if self.block {
+                zenoh::qos::CongestionControl::Block
+            } else {
+                zenoh::qos::CongestionControl::Drop
+            })
+            .priority(self.priority.zenoh())
+            .express(self.express)
+            .reliability(if self.best_effort {
+                zenoh::qos::Reliability::BestEffort
+            } else {
+                zenoh::qos::Reliability::Reliable
+            })
+            .encoding(if self.mimic || self.encoding {
+                zenoh::bytes::Encoding::from(vbus::wire::encoding(
+                    <payload::Payload as vbus::Message>::TYPE_NAME,
+                ))
+            } else {
+                zenoh::bytes::Encoding::default()
+            })
+            .wait()
+            .map_err(|e| format!("declare publisher: {e}"))
+    }
+
+    /// Put `payload` (plus, when mimicking vbus, a 40-byte attachment).
+    fn zput(&self, p: &zenoh::pubsub::Publisher<'_>, payload: ZBytes, att: &ZBytes) -> Res<()> {
+        let put = p.put(payload);
+        if self.mimic || self.attach { put.attachment(att.clone()).wait() } else { put.wait() }.map_err(err)
+    }
+}
+
+fn attachment() -> ZBytes {
+    ZBytes::from(vec![0u8; vbus::wire::HEADER_LEN])
+}
+
+type Res<T> = Result<T, String>;
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// Make this process die with its parent (the suite) and after `lifetime` at the latest.
+pub fn guard(lifetime: Duration) {
+    // SAFETY: prctl(PR_SET_PDEATHSIG) only sets a flag of this process.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+    }
+    std::thread::spawn(move || {
+        std::thread::sleep(lifetime);
+        eprintln!("vbus-perf: lifetime of {lifetime:?} reached, exiting");
+        std::process::exit(3);
+    });
+}
+
+fn runtime() -> Res<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().map_err(err)
+}
+
+fn ready(endpoint: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "READY {endpoint}");
+    let _ = out.flush();
+}
+
+fn finish(report: Report) -> ! {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", report.line());
+    let _ = out.flush();
+    // Do not wait for sessions to close: the peer may be gone already.
+    std::process::exit(0)
+}
+
+fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) -> Res<()> {
+    let end = Instant::now() + timeout;
+    while !ok() {
+        if Instant::now() > end {
+            return Err(format!("timed out after {timeout:?} waiting for {what}"));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(())
+}
+
+fn open_zenoh(net: &Net) -> Res<zenoh::Session> {
+    zenoh::open(net.zenoh()?).wait().map_err(|e| format!("open zenoh session: {e}"))
+}
+
+fn zenoh_locator(s: &zenoh::Session) -> Res<String> {
+    s.info().locators().wait().first().map(|l| l.to_string()).ok_or_else(|| "session has no locator".into())
+}
+
+fn open_vbus(rt: &tokio::runtime::Runtime, net: &Net, name: &str) -> Res<vbus::Node> {
+    let cfg = net.vbus(name)?;
+    rt.block_on(vbus::Node::open(cfg)).map_err(|e| format!("open vbus node: {e}"))
+}
+
+fn vbus_locator(n: &vbus::Node) -> Res<String> {
+    n.locators().into_iter().next().ok_or_else(|| "node has no locator".into())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Throughput
+
+/// Count messages, then measure the rate over `duration` after `warmup` from the first one.
+pub fn sub_thr(o: &Opts) -> Res<()> {
+    let count = Arc::new(AtomicU64::new(0));
+    let rt = runtime()?;
+    // Keep whatever must stay alive until the end of the measurement.
+    let _keep: Box<dyn std::any::Any> = match o.stack {
+        Stack::Vbus => {
+            let node = open_vbus(&rt, &o.net, "sub")?;
+            let topic = payload::topic(THR_KEY, o.qos());
+            let c = count.clone();
+            let keep: Box<dyn std::any::Any> = if o.queue {
+                let sub = rt.block_on(node.subscriber(topic).create()).map_err(err)?;
+                let h = rt.handle().clone();
+                std::thread::spawn(move || {
+                    h.block_on(async {
+                        while sub.recv().await.is_ok() {
+                            c.fetch_add(1, Relaxed);
+                        }
+                    })
+                });
+                Box::new(())
+            } else {
+                let sub = rt
+                    .block_on(node.subscriber(topic).callback(move |_s| {
+                        c.fetch_add(1, Relaxed);
+                    }))
+                    .map_err(err)?;
+                Box::new(sub)
+            };
+            ready(&vbus_locator(&node)?);
+            Box::new((node, keep))
+        }
+        Stack::Zenoh => {
+            let session = open_zenoh(&o.net)?;
+            let c = count.clone();
+            let keep: Box<dyn std::any::Any> = if o.queue {
+                let sub = session.declare_subscriber(zenoh_key(THR_KEY)).wait().map_err(err)?;
+                std::thread::spawn(move || {
+                    while sub.recv().is_ok() {
+                        c.fetch_add(1, Relaxed);
+                    }
+                });
+                Box::new(())
+            } else {
+                let sub = session
+                    .declare_subscriber(zenoh_key(THR_KEY))
+                    .callback(move |_s| {
+                        c.fetch_add(1, Relaxed);
+                    })
+                    .wait()
+                    .map_err(err)?;
+                Box::new(sub)
+            };
+            ready(&zenoh_locator(&session)?);
+            Box::new((session, keep))
+        }
+        Stack::Udp => return Err("throughput over UDP is not measured (no flow control)".into()),
+    };
+    wait_for("the first message", Duration::from_secs(60), || count.load(Relaxed) > 0)?;
+    std::thread::sleep(o.warmup);
+    let m0 = Mark::now(count.load(Relaxed));
+    std::thread::sleep(o.duration);
+    let m1 = Mark::now(count.load(Relaxed));
+    finish(m0.report(&m1, "sub-thr", o.stack.name(), o.size))
+}
+
+/// Publish as fast as the stack accepts for warmup + duration (+ a tail so that the subscriber's
+/// window, which starts a little later, is covered), measuring over the middle window.
+fn pub_loop(o: &Opts, mut send: impl FnMut(u64) -> Res<()>) -> Res<Report> {
+    let every = if o.size >= 4096 { 1 } else { 64 };
+    let tail = Duration::from_millis(500);
+    let t0 = Instant::now();
+    let (mut m0, mut m1) = (None, None);
+    let mut n = 0u64;
+    loop {
+        send(n)?;
+        n += 1;
+        if n.is_multiple_of(every) {
+            let el = t0.elapsed();
+            if m0.is_none() {
+                if el >= o.warmup {
+                    m0 = Some(Mark::now(n));
+                }
+            } else if m1.is_none() {
+                if el >= o.warmup + o.duration {
+                    m1 = Some(Mark::now(n));
+                }
+            } else if el >= o.warmup + o.duration + tail {
+                break;
+            }
+        }
+    }
+    let (m0, m1) = (m0.expect("window start"), m1.expect("window end"));
+    Ok(m0.report(&m1, "pub-thr", o.stack.name(), o.size))
+}
+
+pub fn pub_thr(o: &Opts) -> Res<()> {
+    let data = vec![0xa5u8; o.size];
+    let rt = runtime()?;
+    let report = match o.stack {
+        Stack::Vbus => {
+            let node = open_vbus(&rt, &o.net, "pub")?;
+            let mut p = node.publisher(payload::topic(THR_KEY, o.qos())).create().map_err(err)?;
+            wait_for("a matching subscriber", Duration::from_secs(30), || p.has_subscribers())?;
+            pub_loop(o, |seq| p.publish_with(|fbb| payload::build(fbb, seq, 0, &data)).map_err(err))?
+        }
+        Stack::Zenoh => {
+            let session = open_zenoh(&o.net)?;
+            let p = o.zpub(&session, THR_KEY)?;
+            wait_for("a matching subscriber", Duration::from_secs(30), || {
+                p.matching_status().wait().is_ok_and(|s| s.matching())
+            })?;
+            // As z_pub_thr: one payload, cloned (reference counted) for every put.
+            let (payload, att) = (ZBytes::from(data), attachment());
+            pub_loop(o, |_| o.zput(&p, payload.clone(), &att))?
+        }
+        Stack::Udp => return Err("throughput over UDP is not measured (no flow control)".into()),
+    };
+    finish(report)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Latency
+
+/// One ping: send `seq`, wait for its pong. `Ok(false)`: no pong within the timeout.
+type Round<'a> = dyn FnMut(u64, Option<Duration>) -> Res<bool> + 'a;
+
+fn ping_loop(o: &Opts, round: &mut Round<'_>) -> Res<Report> {
+    let progress = Arc::new(AtomicU64::new(0));
+    {
+        // Watchdog: a lost pong on a reliable path is a bug; do not hang the suite on it.
+        let progress = progress.clone();
+        std::thread::spawn(move || {
+            let mut last = u64::MAX;
+            loop {
+                std::thread::sleep(Duration::from_secs(10));
+                let now = progress.load(Relaxed);
+                if now == last {
+                    eprintln!("vbus-perf ping: no pong for 10 s (after {now} round trips), giving up");
+                    std::process::exit(2);
+                }
+                last = now;
+            }
+        });
+    }
+    // Until the path works end to end (discovery, matching).
+    let mut seq = 0u64;
+    let t = Instant::now();
+    loop {
+        seq += 1;
+        if round(seq, Some(Duration::from_millis(200)))? {
+            break;
+        }
+        if t.elapsed() > Duration::from_secs(30) {
+            return Err("no pong within 30 s".into());
+        }
+    }
+    let period = o.rate.map(|r| Duration::from_secs_f64(1.0 / r));
+    let mut run = |len: Duration, rtts: &mut Vec<u64>, lost: &mut u64| -> Res<()> {
+        let start = Instant::now();
+        let mut next = start;
+        while start.elapsed() < len {
+            if let Some(p) = period {
+                next += p;
+                let now = Instant::now();
+                if next > now {
+                    std::thread::sleep(next - now);
+                } else {
+                    next = now; // late: do not burst to catch up
+                }
+            }
+            seq += 1;
+            let t0 = Instant::now();
+            if round(seq, None)? {
+                rtts.push(t0.elapsed().as_nanos() as u64);
+            } else {
+                *lost += 1;
+            }
+            progress.fetch_add(1, Relaxed);
+        }
+        Ok(())
+    };
+    let (mut warm, mut lost) = (Vec::new(), 0);
+    run(o.warmup, &mut warm, &mut lost)?;
+    let cap = o.rate.map_or(4_000_000, |r| (r * o.duration.as_secs_f64() * 1.1) as usize + 16);
+    let mut rtts = Vec::with_capacity(cap);
+    lost = 0;
+    let m0 = Mark::now(0);
+    run(o.duration, &mut rtts, &mut lost)?;
+    let m1 = Mark::now(rtts.len() as u64 + lost);
+    let mut r = m0.report(&m1, "ping", o.stack.name(), o.size);
+    r.latency = Some(Latency::from_rtts(&mut rtts, lost));
+    Ok(r)
+}
+
+pub fn ping(o: &Opts) -> Res<()> {
+    let rt = runtime()?;
+    let data = vec![0x5au8; o.size];
+    let report = match o.stack {
+        Stack::Vbus => {
+            let node = open_vbus(&rt, &o.net, "ping")?;
+            let mut p = node.publisher(payload::topic(PING_KEY, o.qos())).create().map_err(err)?;
+            let sub =
+                rt.block_on(node.subscriber(payload::topic(PONG_KEY, o.qos())).create()).map_err(err)?;
+            wait_for("a matching pong", Duration::from_secs(30), || p.has_subscribers())?;
+            ping_loop(o, &mut |seq, timeout| {
+                p.publish_with(|fbb| payload::build(fbb, seq, 0, &data)).map_err(err)?;
+                loop {
+                    let s = match timeout {
+                        Some(t) => match rt.block_on(sub.recv_timeout(t)) {
+                            Some(s) => s,
+                            None => return Ok(false),
+                        },
+                        None => rt.block_on(sub.recv()).map_err(err)?,
+                    };
+                    if s.view().seq() == seq {
+                        return Ok(true);
+                    } // else: a late pong of an earlier timed-out ping
+                }
+            })?
+        }
+        Stack::Zenoh => {
+            let session = open_zenoh(&o.net)?;
+            let p = o.zpub(&session, PING_KEY)?;
+            let sub = session.declare_subscriber(zenoh_key(PONG_KEY)).wait().map_err(err)?;
+            wait_for("a matching pong", Duration::from_secs(30), || {
+                p.matching_status().wait().is_ok_and(|s| s.matching())
+            })?;
+            // As z_ping: one payload, cloned for every put; pongs are not told apart (one in
+            // flight at a time), late ones are drained after a timeout.
+            let (payload, att) = (ZBytes::from(data), attachment());
+            ping_loop(o, &mut |_, timeout| {
+                o.zput(&p, payload.clone(), &att)?;
+                match timeout {
+                    Some(t) => {
+                        let got = sub.recv_timeout(t).map_err(err)?.is_some();
+                        if !got {
+                            std::thread::sleep(Duration::from_millis(50));
+                            while sub.try_recv().ok().flatten().is_some() {}
+                        }
+                        Ok(got)
+                    }
+                    None => sub.recv().map(|_| true).map_err(err),
+                }
+            })?
+        }
+        Stack::Udp => {
+            let peer = o.net.connect.as_deref().ok_or("ping needs --connect")?;
+            vbus_perf::config::check_loopback(peer)?;
+            let addr = peer.strip_prefix("udp/").ok_or("UDP ping needs a udp/ endpoint")?;
+            let sock = UdpSocket::bind("127.0.0.1:0").map_err(err)?;
+            sock.connect(addr).map_err(err)?;
+            sock.set_read_timeout(Some(Duration::from_millis(200))).map_err(err)?;
+            let mut out = data;
+            out.resize(o.size.max(8), 0);
+            let mut back = vec![0u8; 65536];
+            let mut steady = false;
+            ping_loop(o, &mut |seq, timeout| {
+                if timeout.is_none() && !steady {
+                    sock.set_read_timeout(Some(Duration::from_secs(2))).map_err(err)?;
+                    steady = true;
+                }
+                out[..8].copy_from_slice(&seq.to_le_bytes());
+                sock.send(&out).map_err(err)?;
+                loop {
+                    match sock.recv(&mut back) {
+                        Ok(n) if n >= 8 && back[..8] == out[..8] => return Ok(true),
+                        Ok(_) => continue,
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                            ) =>
+                        {
+                            return Ok(false);
+                        }
+                        Err(e) => return Err(err(e)),
+                    }
+                }
+            })?
+        }
+    };
+    finish(report)
+}
+
+pub fn pong(o: &Opts) -> Res<()> {
+    let rt = runtime()?;
+    match o.stack {
+        Stack::Vbus => {
+            let node = open_vbus(&rt, &o.net, "pong")?;
+            let p = Mutex::new(node.publisher(payload::topic(PONG_KEY, o.qos())).create().map_err(err)?);
+            let _sub = rt
+                .block_on(node.subscriber(payload::topic(PING_KEY, o.qos())).callback(move |s| {
+                    // Echo the verified bytes, as a forwarding application would.
+                    let _ = p.lock().expect("pong publisher").publish_bytes(s.bytes());
+                }))
+                .map_err(err)?;
+            ready(&vbus_locator(&node)?);
+            loop {
+                std::thread::park();
+            }
+        }
+        Stack::Zenoh => {
+            let session = open_zenoh(&o.net)?;
+            let p = o.zpub(&session, PONG_KEY)?;
+            let (o2, att) = (o.clone(), attachment());
+            // As z_pong: echo the payload from the callback.
+            let _sub = session
+                .declare_subscriber(zenoh_key(PING_KEY))
+                .callback(move |s| {
+                    let _ = o2.zput(&p, s.payload().clone(), &att);
+                })
+                .wait()
+                .map_err(err)?;
+            ready(&zenoh_locator(&session)?);
+            loop {
+                std::thread::park();
+            }
+        }
+        Stack::Udp => {
+            let listen = o.net.listen.as_deref().unwrap_or("udp/127.0.0.1:0");
+            vbus_perf::config::check_loopback(listen)?;
+            let addr = listen.strip_prefix("udp/").ok_or("UDP pong needs a udp/ endpoint")?;
+            let sock = UdpSocket::bind(addr).map_err(err)?;
+            ready(&format!("udp/{}", sock.local_addr().map_err(err)?));
+            let mut buf = vec![0u8; 65536];
+            loop {
+                let (n, from) = sock.recv_from(&mut buf).map_err(err)?;
+                sock.send_to(&buf[..n], from).map_err(err)?;
+            }
+        }
+    }
+}
