@@ -19,7 +19,8 @@ fi
 
 # System packages: the flatc build (cmake, g++), bindgen for cyclonedds-sys (libclang-dev),
 # a real MQTT broker for the cloud bridge tests (mosquitto) and the independent DDS peers
-# (cyclonedds-tools: ddsperf; cyclonedds-dev: C library + idlc).
+# (cyclonedds-tools: ddsperf; cyclonedds-dev: C library + idlc); iproute2 (ip netns, tc) for the
+# network fault tests (scripts/netns-faults.sh).
 packages=(cmake g++ pkg-config)
 if [[ $want_demo_only -eq 0 ]]; then
     packages+=(libclang-dev mosquitto cyclonedds-tools cyclonedds-dev python3-pip iproute2)
@@ -44,5 +45,11 @@ if [[ $want_demo_only -eq 0 ]]; then
         log "installing cantools 45.1.0 (reference decoder)"
         python3 -m pip install -q "cantools==45.1.0"
     fi
+    # The independent MCAP reader `vbus record` files are checked with (bus/cli tests).
+    if ! python3 -c 'import mcap, sys; sys.exit(mcap.__version__ != "1.6.0")' 2>/dev/null; then
+        log "installing mcap 1.6.0 (reference MCAP reader)"
+        python3 -m pip install -q "mcap==1.6.0"
+    fi
 fi
+[[ $want_demo_only -eq 0 ]] && bash scripts/cyclonedds.sh  # CycloneDDS 11.0.1 for bridges/dds
 log "done"

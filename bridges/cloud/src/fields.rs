@@ -7,7 +7,7 @@
 //! dotted path like `inner.temp` into a list of vtable/struct offsets once, and
 //! [`FieldPath::read`] follows them through a payload.
 //!
-//! Both the schema and the payload are read with the bounds-checked [`Table`] below: every offset
+//! Both the schema and the payload are read with the bounds-checked `Table` below: every offset
 //! is checked against the buffer before it is followed, so a malformed or hostile buffer yields an
 //! error, never a panic or an out-of-bounds read. There is no `unsafe` here; the payload does not
 //! need a full FlatBuffers verification because only the bytes on the path are touched.

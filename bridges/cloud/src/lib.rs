@@ -8,7 +8,7 @@
 //! allowlist and delivered as bus service calls; replies and refusals go back to the cloud.
 //!
 //! - Configuration: [`Config`] (JSON5; the commented default is [`DEFAULT_CONFIG`]).
-//! - Cloud-side formats: [`format`] and `FORMAT.md`.
+//! - Cloud-side formats: [`mod@format`] and `FORMAT.md`.
 //! - Health and counters: [`Stats`], published on `vbus/<domain>/@bridge/cloud/stats`.
 //!
 //! ```no_run

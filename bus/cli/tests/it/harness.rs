@@ -1,0 +1,272 @@
+//! Routers, helper processes and `vbus` invocations for the tests.
+
+use std::{
+    process::{Output, Stdio},
+    time::Duration,
+};
+
+use tokio::{
+    io::{AsyncBufReadExt, BufReader, Lines},
+    process::{ChildStdin, ChildStdout, Command},
+};
+use vbus::{Node, NodeConfig};
+
+/// Longest a test waits for any one thing (a watchdog, not a speed assertion).
+pub const WATCHDOG: Duration = Duration::from_secs(60);
+
+static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// A domain name unique to this test process and call.
+pub fn unique_domain(tag: &str) -> String {
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("cli{}-{tag}-{n}", std::process::id())
+}
+
+/// A router on an ephemeral loopback port, and a fresh domain.
+pub struct Bus {
+    pub router: Node,
+    pub endpoint: String,
+    pub domain: String,
+}
+
+impl Bus {
+    pub async fn new(tag: &str) -> Self {
+        let domain = unique_domain(tag);
+        let cfg = NodeConfig::from_json5(&format!(
+            "{{ name: 'router', domain: '{domain}', mode: 'router', listen: ['tcp/127.0.0.1:0'], connect: [] }}"
+        ))
+        .unwrap();
+        let router = Node::open(cfg).await.expect("open router");
+        let endpoint = router
+            .locators()
+            .into_iter()
+            .find(|l| l.starts_with("tcp/127.0.0.1:"))
+            .expect("loopback locator");
+        Self { router, endpoint, domain }
+    }
+
+    /// A peer node in this test process, connected to the router.
+    pub async fn peer(&self, name: &str) -> Node {
+        self.peer_in(name, &self.domain).await
+    }
+
+    pub async fn peer_in(&self, name: &str, domain: &str) -> Node {
+        let cfg = NodeConfig::from_json5(&format!(
+            "{{ name: '{name}', domain: '{domain}', listen: ['tcp/127.0.0.1:0'], connect: ['{}'] }}",
+            self.endpoint
+        ))
+        .unwrap();
+        Node::open(cfg).await.expect("open peer")
+    }
+
+    /// A helper node in another process (`child.rs`), once it printed `VBUS ready`.
+    pub async fn child(&self, role: &str, name: &str) -> Child {
+        let mut c = spawn_child(role, name, &self.domain, &self.endpoint);
+        c.expect("ready").await;
+        c
+    }
+
+    /// `vbus` with `--connect` and `--domain` of this bus, then `args`.
+    pub fn vbus(&self, args: &[&str]) -> Command {
+        self.vbus_in(&self.domain, args)
+    }
+
+    pub fn vbus_in(&self, domain: &str, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_vbus"));
+        c.args(args).args(["--connect", &self.endpoint, "--domain", domain]);
+        c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+        c
+    }
+}
+
+/// The result of a finished `vbus` run.
+pub struct Run {
+    pub ok: bool,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The stdout lines parsed as JSON.
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("not JSON ({e}): {l}\nstderr: {}", self.stderr))
+            })
+            .collect()
+    }
+    /// The single JSON document on stdout.
+    pub fn json(&self) -> serde_json::Value {
+        let mut l = self.json_lines();
+        assert_eq!(l.len(), 1, "expected one JSON line:\n{}\nstderr: {}", self.stdout, self.stderr);
+        l.remove(0)
+    }
+    /// Assert success and return self.
+    pub fn success(self) -> Self {
+        assert!(self.ok, "vbus failed ({:?}):\nstdout: {}\nstderr: {}", self.code, self.stdout, self.stderr);
+        self
+    }
+    /// Assert failure and return self.
+    pub fn failure(self) -> Self {
+        assert!(!self.ok, "vbus should have failed:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        self
+    }
+}
+
+fn to_run(o: Output) -> Run {
+    Run {
+        ok: o.status.success(),
+        code: o.status.code(),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+/// Run to completion under the watchdog.
+pub async fn run(mut cmd: Command) -> Run {
+    let child = cmd.spawn().expect("spawn vbus");
+    let out = tokio::time::timeout(WATCHDOG, child.wait_with_output())
+        .await
+        .expect("vbus did not finish within the watchdog")
+        .expect("vbus output");
+    to_run(out)
+}
+
+/// A running `vbus` whose stdout is read line by line.
+pub struct Streaming {
+    pub child: tokio::process::Child,
+    pub lines: Lines<BufReader<ChildStdout>>,
+}
+
+pub fn stream(mut cmd: Command) -> Streaming {
+    let mut child = cmd.spawn().expect("spawn vbus");
+    let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    Streaming { child, lines }
+}
+
+impl Streaming {
+    /// The next stdout line (panics at EOF or after the watchdog).
+    pub async fn line(&mut self) -> String {
+        tokio::time::timeout(WATCHDOG, self.lines.next_line())
+            .await
+            .expect("no line from vbus within the watchdog")
+            .expect("read vbus stdout")
+            .unwrap_or_else(|| panic!("vbus ended its output early"))
+    }
+
+    /// Ask it to stop like Ctrl-C does, and collect the rest.
+    pub async fn interrupt(mut self) -> Run {
+        signal(&self.child, "-INT");
+        let mut rest = String::new();
+        while let Ok(Ok(Some(l))) = tokio::time::timeout(WATCHDOG, self.lines.next_line()).await {
+            rest.push_str(&l);
+            rest.push('\n');
+        }
+        let status =
+            tokio::time::timeout(WATCHDOG, self.child.wait()).await.expect("vbus did not stop").unwrap();
+        let mut stderr = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            use tokio::io::AsyncReadExt;
+            let _ = e.read_to_string(&mut stderr).await;
+        }
+        Run { ok: status.success(), code: status.code(), stdout: rest, stderr }
+    }
+}
+
+/// Send a signal (`-INT`, `-KILL`) to a child process.
+pub fn signal(child: &tokio::process::Child, sig: &str) {
+    let pid = child.id().expect("running child");
+    let ok = std::process::Command::new("kill").args([sig, &pid.to_string()]).status().expect("run kill");
+    assert!(ok.success(), "kill {sig} {pid}");
+}
+
+/// A helper node process.
+pub struct Child {
+    _process: tokio::process::Child,
+    lines: Lines<BufReader<ChildStdout>>,
+    _stdin: ChildStdin,
+    role: String,
+}
+
+pub fn spawn_child(role: &str, name: &str, domain: &str, connect: &str) -> Child {
+    let mut process = Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", "child::child_process_entry", "--nocapture", "--test-threads=1", "-q"])
+        .env("VBUS_CLI_CHILD_ROLE", role)
+        .env("VBUS_CLI_CHILD_NAME", name)
+        .env("VBUS_CLI_CHILD_DOMAIN", domain)
+        .env("VBUS_CLI_CHILD_CONNECT", connect)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn helper process");
+    let lines = BufReader::new(process.stdout.take().expect("stdout")).lines();
+    let stdin = process.stdin.take().expect("stdin");
+    Child { _process: process, lines, _stdin: stdin, role: role.to_owned() }
+}
+
+impl Child {
+    /// Wait for the helper's next `VBUS <word> ...` line; return the rest.
+    pub async fn expect(&mut self, word: &str) -> String {
+        let role = self.role.clone();
+        let fut = async {
+            loop {
+                let line = self.lines.next_line().await.expect("read helper stdout");
+                let Some(line) = line else { panic!("helper `{role}` exited before `VBUS {word}`") };
+                if let Some(rest) = line.strip_prefix("VBUS ") {
+                    let (w, rest) = rest.split_once(' ').unwrap_or((rest, ""));
+                    if w == word {
+                        return rest.to_owned();
+                    }
+                    assert_ne!(w, "error", "helper `{role}` failed: {rest}");
+                }
+            }
+        };
+        tokio::time::timeout(WATCHDOG, fut)
+            .await
+            .unwrap_or_else(|_| panic!("helper `{role}`: no `VBUS {word}` in time"))
+    }
+}
+
+/// Poll `f` until it returns `Some`, under the watchdog.
+pub async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let fut = async {
+        loop {
+            if let Some(v) = f().await {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(WATCHDOG, fut).await.unwrap_or_else(|_| panic!("{what}: not within the watchdog"))
+}
+
+/// Wait until `node` sees the endpoints of `name` announced (discovery has converged).
+pub async fn announced(node: &Node, name: &str, key: &str) {
+    eventually(&format!("{name} announcing {key}"), || async {
+        node.topics().await.ok()?.iter().any(|t| t.node == name && t.key == key).then_some(())
+    })
+    .await
+}
+
+/// The demo's whole-file binary schema (what vbus-codegen writes next to the generated code),
+/// as a file for `--schema`.
+pub fn vehicle_bfbs() -> String {
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("vbus-cli-vehicle-{}.bfbs", std::process::id()));
+    if !path.exists() {
+        let tmp =
+            path.with_extension(format!("tmp{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
+        std::fs::write(&tmp, vbus_examples::SCHEMA_BFBS).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+    }
+    path.to_str().unwrap().to_owned()
+}
