@@ -261,8 +261,11 @@ fn vbus(delivery: Delivery) -> PerMsg {
 /// BENCHMARKS.md, "Allocations").
 const VBUS_PUBLISH_BOUND: f64 = 4.0;
 const VBUS_REST_BOUND: f64 = 0.0;
-/// Slack for the background work of two idle sessions (keep-alives, timers) over the window.
-const NOISE: f64 = 0.05;
+/// Slack for the background work of two idle sessions (keep-alives, timers) and for zenoh's rx
+/// buffer reuse, which depends on thread timing: on a loaded machine the callback path was seen
+/// 0.38 allocations/message apart between the raw-zenoh and the vbus runs. A systematic vbus
+/// allocation per message (>= 1) still fails.
+const NOISE: f64 = 0.5;
 /// With queue delivery, zenoh allocates a fresh rx buffer whenever queued (zero-copy) samples
 /// still hold the previous ones; how often depends on thread timing (~0.5 per message here, for
 /// raw zenoh's FIFO channel and vbus's queue alike), so the two runs may differ by that much.
