@@ -9,7 +9,7 @@ use crate::{
     Closed, Error, PublishError, TopicStats,
     node::Node,
     sample::Payload,
-    stats::{Counters, Role},
+    stats::{Counters, Role, send_drop_oldest},
     wire::{self, Header, HeaderError},
 };
 
@@ -86,25 +86,14 @@ impl RawSubscriber {
                     Some(a) => Header::decode(&a.to_bytes()),
                     None => Err(HeaderError::Missing),
                 };
-                let mut raw = RawSample {
+                let raw = RawSample {
                     key,
                     type_name,
                     header,
                     payload: Payload::from_zbytes(s.payload()),
                     received_ns: wire::now_ns(),
                 };
-                loop {
-                    match tx.try_send(raw) {
-                        Ok(()) => break,
-                        Err(flume::TrySendError::Full(back)) => {
-                            raw = back;
-                            if drain.try_recv().is_ok() {
-                                Counters::inc(&counters.dropped);
-                            }
-                        }
-                        Err(flume::TrySendError::Disconnected(_)) => break,
-                    }
-                }
+                send_drop_oldest(&tx, &drain, raw, &counters.dropped);
             })
             .wait()
             .map_err(Error::zenoh)?;

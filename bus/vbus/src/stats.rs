@@ -105,3 +105,25 @@ pub struct EndpointStats {
     /// Counters.
     pub stats: TopicStats,
 }
+
+/// Queue `item` on a bounded channel, dropping the oldest queued item while it is full (latest
+/// value wins); each drop increments `dropped`. A closed channel discards `item`.
+pub(crate) fn send_drop_oldest<T>(
+    tx: &flume::Sender<T>,
+    rx: &flume::Receiver<T>,
+    mut item: T,
+    dropped: &AtomicU64,
+) {
+    loop {
+        match tx.try_send(item) {
+            Ok(()) => return,
+            Err(flume::TrySendError::Full(back)) => {
+                item = back;
+                if rx.try_recv().is_ok() {
+                    Counters::inc(dropped);
+                }
+            }
+            Err(flume::TrySendError::Disconnected(_)) => return,
+        }
+    }
+}

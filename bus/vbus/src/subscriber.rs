@@ -21,7 +21,7 @@ use crate::{
     message::verify,
     node::Node,
     sample::{Payload, Sample},
-    stats::{Counters, Role},
+    stats::{Counters, Role, send_drop_oldest},
     wire::{self, Header},
 };
 
@@ -262,19 +262,7 @@ impl EventSink {
             return;
         }
         // Keep the newest events: an application that reads events late wants the recent ones.
-        let mut e = e;
-        loop {
-            match self.tx.try_send(e) {
-                Ok(()) => return,
-                Err(flume::TrySendError::Full(back)) => {
-                    e = back;
-                    if self.rx.try_recv().is_ok() {
-                        Counters::inc(&stats.events_dropped);
-                    }
-                }
-                Err(flume::TrySendError::Disconnected(_)) => return,
-            }
-        }
+        send_drop_oldest(&self.tx, &self.rx, e, &stats.events_dropped);
     }
 }
 
@@ -409,21 +397,7 @@ impl<T: Message> Ingress<T> {
                 Congestion::Block => {
                     let _ = tx.send(sample);
                 }
-                Congestion::Drop => {
-                    let mut sample = sample;
-                    loop {
-                        match tx.try_send(sample) {
-                            Ok(()) => break,
-                            Err(flume::TrySendError::Full(back)) => {
-                                sample = back;
-                                if rx.try_recv().is_ok() {
-                                    Counters::inc(&self.stats.dropped);
-                                }
-                            }
-                            Err(flume::TrySendError::Disconnected(_)) => break,
-                        }
-                    }
-                }
+                Congestion::Drop => send_drop_oldest(tx, rx, sample, &self.stats.dropped),
             },
         }
     }
