@@ -4,10 +4,13 @@
 //! `cargo run --release -p vbus-examples --bin vbus-demo`.
 //!
 //! What happens: this process starts a zenoh router node ("gateway") on the default endpoint
-//! `tcp/127.0.0.1:7447`, then starts three more processes of this same binary as vehicle ECUs
-//! with the default node configuration (peers that find each other through that router):
+//! `tcp/127.0.0.1:7447`, then starts more processes of this same binary as vehicle ECUs with the
+//! default node configuration (peers that find each other through that router):
 //! - `cockpit` subscribes to everything below, prints a dashboard line twice a second, asks for
 //!   sport mode half way, and checks what it receives;
+//! - `cloud` is the cloud bridge (`vbus-cloud`'s library) with four collection rules, uploading
+//!   to a local file sink (`$TMPDIR/vbus-demo/uplink.jsonl`, JSON Lines) instead of an MQTT
+//!   broker, through its durable queue; at the end it reads the file back and counts;
 //! - `chassis` publishes `chassis/speed` at 50 Hz and `powertrain/battery` at 10 Hz, owns the
 //!   `body/drive_mode` field and serves `body/set_drive_mode`;
 //! - `can` is the CAN bridge (`vbus-can`'s library) replaying a real Tesla Model 3 capture
@@ -17,7 +20,8 @@
 //!
 //! The run succeeds (exit 0) when the cockpit received every speed sample the chassis sent
 //! between the first and the last one it saw, with no wrong value, the mode change went through
-//! the service and the field, and every CAN frame the bridge published reached the cockpit.
+//! the service and the field, every CAN frame the bridge published reached the cockpit, and
+//! every battery sample went up to the cloud.
 
 use std::{
     process::{ExitCode, Stdio},
@@ -50,7 +54,12 @@ async fn main() -> ExitCode {
         "chassis" => chassis().await,
         "cockpit" => cockpit().await,
         "can" => can_bridge().await,
-        other => Err(format!("unknown role `{other}`; use `run` (default), `chassis` or `cockpit`")),
+        "cloud" => {
+            cloud_bridge(std::env::args().nth(2).unwrap_or_else(|| demo_dir().display().to_string())).await
+        }
+        other => Err(format!(
+            "unknown role `{other}`; use `run` (default), or one ECU: `chassis`, `cockpit`, `can`, `cloud`"
+        )),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -86,9 +95,14 @@ async fn launcher() -> Result<(), String> {
             })?;
     let watcher = gateway.watch_nodes().await.map_err(|e| e.to_string())?;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let dir = demo_dir();
+    // A fresh uplink file and queue for each run, so the counts below are this run's.
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let spawn = |role: &str| {
         tokio::process::Command::new(&exe)
             .arg(role)
+            .arg(&dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
@@ -117,11 +131,17 @@ async fn launcher() -> Result<(), String> {
     };
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let cockpit_out = relay("cockpit", cockpit.stdout.take().expect("piped"), Some(ready_tx));
-    // Start the sources once the cockpit listens, so it sees everything from the first sample.
-    tokio::time::timeout(Duration::from_secs(30), ready_rx)
-        .await
-        .map_err(|_| "the cockpit did not get ready".to_string())?
-        .map_err(|_| "the cockpit exited before getting ready".to_string())?;
+    let mut cloud = spawn("cloud")?;
+    let (cloud_ready_tx, cloud_ready_rx) = tokio::sync::oneshot::channel();
+    let cloud_out = relay("cloud", cloud.stdout.take().expect("piped"), Some(cloud_ready_tx));
+    // Start the sources once the cockpit and the cloud bridge listen, so they see everything
+    // from the first sample.
+    for (who, rx) in [("cockpit", ready_rx), ("cloud bridge", cloud_ready_rx)] {
+        tokio::time::timeout(Duration::from_secs(30), rx)
+            .await
+            .map_err(|_| format!("the {who} did not get ready"))?
+            .map_err(|_| format!("the {who} exited before getting ready"))?;
+    }
     let mut chassis = spawn("chassis")?;
     let chassis_out = relay("chassis", chassis.stdout.take().expect("piped"), None);
     let mut can = spawn("can")?;
@@ -154,6 +174,17 @@ async fn launcher() -> Result<(), String> {
         .map_err(|_| "the CAN bridge did not finish its replay".to_string())?
         .map_err(|e| e.to_string())?;
     let can_summary = can_out.await.unwrap_or_default();
+    // Every source has stopped: let the last samples reach the cloud bridge, then stop it (it
+    // commits what it received and uploads it before exiting).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    if let Some(mut stdin) = cloud.stdin.take() {
+        let _ = stdin.shutdown().await;
+    }
+    let cloud_status = tokio::time::timeout(Duration::from_secs(30), cloud.wait())
+        .await
+        .map_err(|_| "the cloud bridge did not stop".to_string())?
+        .map_err(|e| e.to_string())?;
+    let cloud_summary = cloud_out.await.unwrap_or_default();
     tokio::time::sleep(Duration::from_millis(200)).await;
     nodes.abort();
 
@@ -161,13 +192,109 @@ async fn launcher() -> Result<(), String> {
     println!("chassis: {chassis_summary}");
     println!("can: {can_summary}");
     println!("cockpit: {cockpit_summary}");
-    if cockpit_status.success() && chassis_status.success() && can_status.success() {
+    println!("cloud: {cloud_summary}");
+    // Every battery sample the chassis sent went up through the `battery` rule.
+    let sent = field(&chassis_summary, "battery");
+    let uploaded = field(&cloud_summary, "battery");
+    let cloud_ok = sent.is_some() && sent == uploaded;
+    if !cloud_ok {
+        println!("cloud: uploaded battery samples {uploaded:?} != sent {sent:?}");
+    }
+    if cockpit_status.success()
+        && chassis_status.success()
+        && can_status.success()
+        && cloud_status.success()
+        && cloud_ok
+    {
         println!(
-            "demo OK: typed data, a service call, a field change and a CAN capture crossed four processes"
+            "demo OK: typed data, a service call, a field change and a CAN capture crossed five processes, \
+             and went up to the cloud"
         );
         Ok(())
     } else {
-        Err(format!("demo FAILED (chassis {chassis_status}, can {can_status}, cockpit {cockpit_status})"))
+        Err(format!(
+            "demo FAILED (chassis {chassis_status}, can {can_status}, cockpit {cockpit_status}, cloud {cloud_status})"
+        ))
+    }
+}
+
+/// Where the cloud bridge's uplink file and queue go (the same path every run, so the README can
+/// point at it; the launcher empties it first).
+fn demo_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join("vbus-demo")
+}
+
+/// The number after `name=` in a summary line.
+fn field(line: &str, name: &str) -> Option<u64> {
+    line.split(|c: char| c.is_whitespace() || c == ',' || c == '(' || c == ')')
+        .find_map(|w| w.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+}
+
+/// The cloud bridge (`vbus-cloud`'s library) with collection rules, uploading to a local file
+/// sink (no broker to start: with `mqtt.host` set it would be any MQTT broker instead).
+async fn cloud_bridge(dir: String) -> Result<(), String> {
+    let sink = std::path::Path::new(&dir).join("uplink.jsonl");
+    let config = vbus_cloud::Config::from_json5(&format!(
+        "{{ node: {{ name: 'cloud' }}, stats_period_ms: 500,
+            file_sink: {{ path: {sink:?} }}, queue: {{ path: {queue:?} }},
+            rules: [
+              // Every battery sample, important (0 is the most important priority).
+              {{ name: 'battery', keys: 'powertrain/battery', mode: 'all', priority: 2 }},
+              // The vehicle speed downsampled to 1 Hz.
+              {{ name: 'speed-1hz', keys: 'chassis/speed', mode: 'periodic', period_ms: 1000, priority: 5 }},
+              // Speed at full rate while above 95 km/h, with 200 ms before and after.
+              {{ name: 'fast', keys: 'chassis/speed', mode: 'window', priority: 1, before_ms: 200, after_ms: 200,
+                 condition: {{ key: 'chassis/speed', field: 'kph', op: '>', value: 95 }} }},
+              // The car's own CAN speed message, 2 Hz.
+              {{ name: 'can-speed', keys: 'can/model3/ID257DIspeed', mode: 'periodic', period_ms: 500, priority: 6 }},
+            ] }}",
+        queue = std::path::Path::new(&dir).join("queue.sqlite"),
+    ))
+    .map_err(|e| e.to_string())?;
+    let bridge = vbus_cloud::Bridge::start(config).await.map_err(|e| e.to_string())?;
+    println!(
+        "up: rules battery (all), speed-1hz (periodic), fast (window kph > 95), can-speed -> {}",
+        sink.display()
+    );
+    println!("ready");
+    // Run until the launcher closes stdin.
+    let mut stdin = BufReader::new(tokio::io::stdin()).lines();
+    let mut progress = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            line = stdin.next_line() => if !matches!(line, Ok(Some(_))) { break },
+            _ = progress.tick() => {
+                let st = bridge.stats();
+                println!("received={} accepted={} uploaded={} queued={}", st.received, st.accepted, st.uplink.samples_acked, st.queue.records);
+            }
+        }
+    }
+    let stats = bridge.shutdown().await.map_err(|e| e.to_string())?;
+    // Read back what reached the "cloud": the file sink, one batch per line.
+    let text = std::fs::read(&sink).map_err(|e| format!("{}: {e}", sink.display()))?;
+    let mut per_rule = std::collections::BTreeMap::<String, u64>::new();
+    let (mut batches, mut samples) = (0u64, 0u64);
+    for line in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let batch = vbus_cloud::format::decode_batch(line).map_err(|e| format!("{}: {e}", sink.display()))?;
+        batches += 1;
+        for s in &batch.samples {
+            samples += 1;
+            *per_rule.entry(s.rule.clone()).or_default() += 1;
+        }
+    }
+    let rules: Vec<String> = per_rule.iter().map(|(r, n)| format!("{r}={n}")).collect();
+    println!(
+        "uploaded={samples} in batches={batches} ({}) acked={} queued={} dropped={} file={}",
+        rules.join(", "),
+        stats.uplink.samples_acked,
+        stats.queue.records,
+        stats.queue.dropped,
+        sink.display()
+    );
+    if samples == stats.uplink.samples_acked && stats.queue.records == 0 && stats.queue.dropped == 0 {
+        Ok(())
+    } else {
+        Err("the uplink file does not hold every accepted sample".into())
     }
 }
 
@@ -281,8 +408,13 @@ async fn cockpit() -> Result<(), String> {
     let (mut car_kph, mut car_soc_pct, mut dog_temp) = (f64::NAN, 0u8, 0i8);
     let mut can_received = 0u64;
     let mut bridge_published: Option<u64> = None;
-    // Run for RUN_SECONDS, and until the CAN bridge reports its replay ended (at most 40 s).
-    while (started.elapsed() < Duration::from_secs(RUN_SECONDS) || bridge_published.is_none())
+    // Run for RUN_SECONDS, and until the CAN bridge reports its replay ended and its last samples
+    // arrived (they may come after the report: different keys are not ordered); at most 40 s.
+    let mut ended_at: Option<Instant> = None;
+    while (started.elapsed() < Duration::from_secs(RUN_SECONDS)
+        || bridge_published.is_none_or(|p| {
+            can_received < p && ended_at.is_some_and(|t| t.elapsed() < Duration::from_secs(3))
+        }))
         && started.elapsed() < Duration::from_secs(40)
     {
         tokio::select! {
@@ -306,6 +438,7 @@ async fn cockpit() -> Result<(), String> {
                     && j["ended"] == true
                 {
                     bridge_published = j["published"].as_u64();
+                    ended_at.get_or_insert_with(Instant::now);
                 }
             }
             s = speed.recv() => {
@@ -353,6 +486,7 @@ async fn cockpit() -> Result<(), String> {
     let ok = received == expected
         && wrong_values == 0
         && st.lost == 0
+        && bridge_published == Some(can_received)
         && mode_changes.iter().any(|m| m.starts_with("Sport"));
     println!(
         "received speed={received}/{expected} (seq {first_seq}..{last_seq}) wrong={wrong_values} lost={} battery={} \
