@@ -91,22 +91,6 @@ mod flatc;
 pub mod hash;
 mod idl;
 pub mod naming;
-#[allow(
-    unused_imports,
-    dead_code,
-    clippy::all,
-    clippy::pedantic,
-    missing_docs,
-    non_camel_case_types,
-    non_snake_case,
-    non_upper_case_globals,
-    deprecated,
-    unsafe_op_in_unsafe_fn,
-    unused_unsafe,
-    rust_2018_idioms,
-    mismatched_lifetime_syntaxes
-)]
-mod reflection_generated;
 mod rust_out;
 pub mod schema;
 pub mod vss;

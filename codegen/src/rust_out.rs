@@ -277,7 +277,9 @@ impl Unit<'_> {
         let roots: Vec<&str> = markers.keys().map(String::as_str).collect();
         let mut blob = Vec::new();
         let mut spans = Vec::new();
-        for s in crate::schema::subsets_bfbs(self.bfbs, &roots)? {
+        for s in vbus_reflect::subsets_bfbs(self.bfbs, &roots)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?
+        {
             spans.push((blob.len(), s.len()));
             blob.extend_from_slice(&s);
         }

@@ -54,4 +54,7 @@ fn demo_runs_to_a_successful_summary() {
     assert_eq!(number(cloud, "uploaded"), number(cloud, "acked"), "{cloud}");
     assert!(cloud.contains("queued=0 dropped=0"), "{cloud}");
     assert!(number(cloud, "can-speed") > 0 && number(cloud, "speed-1hz") > 0, "{cloud}");
+    // An on-change rule on a CAN signal: the cloud bridge read it through the schema the CAN
+    // bridge serves for its DBC.
+    assert!(number(cloud, "can-soc") > 0, "{cloud}");
 }

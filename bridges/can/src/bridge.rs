@@ -123,6 +123,9 @@ impl BusBridge {
                 return Err(format!("bus `{}`: counter signal `{sig}` is not in message `{msg}`", cfg.name));
             }
         }
+        if let Some(path) = &cfg.schema {
+            serve_schemas(&node, &specs, path).map_err(|e| format!("bus `{}`: {e}", cfg.name))?;
+        }
         let max_signals = db.messages().iter().map(|m| m.signals.len()).max().unwrap_or(0);
         let n = db.messages().len();
         let qos = cfg.qos()?;
@@ -391,6 +394,44 @@ fn check_checksum_signal(db: &Database, msg: &str, ck: &ChecksumConfig) -> Resul
             "checksum signal `{}` of `{msg}`: expected 8 bits on a byte boundary, found {}|{}",
             ck.signal, s.start_bit, s.length
         ));
+    }
+    Ok(())
+}
+
+/// Serve the schema of every message of the bus from the `.bfbs` vbus-codegen generated from the
+/// same DBC, after checking that it describes exactly these tables (same type hashes).
+fn serve_schemas(node: &Node, specs: &[TableSpec], path: &std::path::Path) -> Result<(), String> {
+    let bfbs = std::fs::read(path).map_err(|e| format!("schema {}: {e}", path.display()))?;
+    let schema =
+        vbus_reflect::Schema::from_bfbs(&bfbs).map_err(|e| format!("schema {}: {e}", path.display()))?;
+    let mut names = Vec::with_capacity(specs.len());
+    for spec in specs {
+        let name = spec.type_name();
+        match schema.type_hash(&name) {
+            Some(h) if h == spec.type_hash() => names.push(name),
+            Some(h) => {
+                return Err(format!(
+                    "schema {}: type `{name}` has hash {h:016x}, the DBC gives {:016x} \
+                     (was it generated from another version of the DBC?)",
+                    path.display(),
+                    spec.type_hash()
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "schema {}: no type `{name}` (expected one table per DBC message, as \
+                     `vbus-codegen dbc FILE --bus NAME` generates)",
+                    path.display()
+                ));
+            }
+        }
+    }
+    let roots: Vec<&str> = names.iter().map(String::as_str).collect();
+    let subsets =
+        vbus_reflect::subsets_bfbs(&bfbs, &roots).map_err(|e| format!("schema {}: {e}", path.display()))?;
+    for (spec, sub) in specs.iter().zip(subsets) {
+        node.serve_schema_bytes(&spec.type_name(), spec.type_hash(), sub.into())
+            .map_err(|e| e.to_string())?;
     }
     Ok(())
 }

@@ -39,6 +39,10 @@ pub struct BusConfig {
     pub name: String,
     /// DBC file.
     pub dbc: PathBuf,
+    /// The `.bfbs` vbus-codegen generated from the same DBC (`vbus-codegen dbc`): when set, the
+    /// bridge serves each message's schema so that tools decode its topics without compiled types.
+    #[serde(default)]
+    pub schema: Option<PathBuf>,
     /// Frame source and sink.
     pub source: SourceConfig,
     /// Per-message timeouts (ms) by message name.
@@ -155,6 +159,9 @@ impl Config {
         for b in &mut c.buses {
             if b.dbc.is_relative() {
                 b.dbc = base.join(&b.dbc);
+            }
+            if let Some(schema) = b.schema.as_mut().filter(|s| s.is_relative()) {
+                *schema = base.join(&*schema);
             }
             match &mut b.source {
                 SourceConfig::Candump { path, rate, .. } => {

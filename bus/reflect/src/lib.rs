@@ -12,6 +12,7 @@
 //!   schema expects and what was found: `$.kph: expected float, found string "fast"`.
 //! - [`scalar_at`] reads one number by path (`wheels[2].rpm`) with bounds-checked reads, one
 //!   step per path segment, for rule engines ([`check_path`] validates a path once).
+//! - [`subset_bfbs`] cuts a `.bfbs` down to what one table needs (what each type serves).
 //! - [`Schema::type_hash`] recomputes vbus' `Message::TYPE_HASH` from the schema.
 //!
 //! ## JSON mapping
@@ -51,6 +52,9 @@ mod error;
 mod hash;
 mod path;
 mod read;
+/// flatc's Rust code for `reflection.fbs` (the `.bfbs` format itself), for tools that need the
+/// raw tables (vbus-codegen).
+#[doc(hidden)]
 #[allow(
     unused_imports,
     dead_code,
@@ -66,8 +70,9 @@ mod read;
     rust_2018_idioms,
     mismatched_lifetime_syntaxes
 )]
-mod reflection_generated;
+pub mod reflection_generated;
 mod schema;
+mod subset;
 mod suggest;
 
 pub use decode::{Limits, decode_to_json, decode_to_json_with, verify};
@@ -76,4 +81,5 @@ pub use error::Error;
 pub use hash::fnv1a64;
 pub use path::{check_path, scalar_at};
 pub use schema::{BaseType, Enum, EnumVal, Field, Object, Schema, Type};
+pub use subset::{subset_bfbs, subsets_bfbs};
 pub use suggest::did_you_mean;

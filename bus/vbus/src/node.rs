@@ -63,7 +63,7 @@ pub struct TopicInfo {
 }
 
 /// Type name -> (type hash, `.bfbs`) of the types this node publishes.
-type SchemaTable = HashMap<String, (u64, &'static [u8])>;
+type SchemaTable = HashMap<String, (u64, Arc<[u8]>)>;
 
 struct Endpoint {
     role: Role,
@@ -284,11 +284,16 @@ impl Node {
         if T::SCHEMA.is_empty() {
             return Ok(());
         }
-        self.inner
-            .schemas
-            .lock()
-            .expect("schemas lock")
-            .insert(T::TYPE_NAME.to_owned(), (T::TYPE_HASH, T::SCHEMA));
+        self.serve_schema_bytes(T::TYPE_NAME, T::TYPE_HASH, T::SCHEMA.into())
+    }
+
+    /// Serve the binary schema (`.bfbs` with `root_table` set to the type) of a type this node
+    /// publishes through a [`RawPublisher`](crate::RawPublisher), so that tools
+    /// ([`Node::fetch_schema`], `vbus echo`, `vbus record`, the cloud bridge's field rules) can
+    /// read its samples. Typed publishers serve theirs by themselves. Serving a type again
+    /// replaces its schema.
+    pub fn serve_schema_bytes(&self, type_name: &str, type_hash: u64, bfbs: Arc<[u8]>) -> Result<(), Error> {
+        self.inner.schemas.lock().expect("schemas lock").insert(type_name.to_owned(), (type_hash, bfbs));
         let mut q = self.inner.schema_queryable.lock().expect("schema queryable lock");
         if q.is_none() {
             let schemas = self.inner.schemas.clone();
@@ -299,11 +304,11 @@ impl Node {
                 .declare_queryable(wire::schema_key(self.domain(), "**"))
                 .callback(move |query| {
                     let wanted = query.key_expr().clone();
-                    let found: Vec<(String, u64, &'static [u8])> = schemas
+                    let found: Vec<(String, u64, Arc<[u8]>)> = schemas
                         .lock()
                         .expect("schemas lock")
                         .iter()
-                        .map(|(name, (hash, bfbs))| (format!("{prefix}{name}"), *hash, *bfbs))
+                        .map(|(name, (hash, bfbs))| (format!("{prefix}{name}"), *hash, bfbs.clone()))
                         .filter(|(key, _, _)| {
                             zenoh::key_expr::KeyExpr::try_from(key.as_str())
                                 .is_ok_and(|k| wanted.intersects(&k))

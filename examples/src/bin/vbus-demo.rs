@@ -53,7 +53,9 @@ async fn main() -> ExitCode {
         "run" => launcher().await,
         "chassis" => chassis().await,
         "cockpit" => cockpit().await,
-        "can" => can_bridge().await,
+        "can" => {
+            can_bridge(std::env::args().nth(2).unwrap_or_else(|| demo_dir().display().to_string())).await
+        }
         "cloud" => {
             cloud_bridge(std::env::args().nth(2).unwrap_or_else(|| demo_dir().display().to_string())).await
         }
@@ -81,7 +83,7 @@ fn soc_at(seq: u64) -> f32 {
 
 async fn launcher() -> Result<(), String> {
     println!(
-        "vbus demo: a router and two ECU processes on loopback (default endpoint {})",
+        "vbus demo: a router and four ECU processes (cockpit, cloud, chassis, CAN) on loopback (default endpoint {})",
         vbus::DEFAULT_ROUTER_ENDPOINT
     );
     let gateway =
@@ -247,13 +249,18 @@ async fn cloud_bridge(dir: String) -> Result<(), String> {
                  condition: {{ key: 'chassis/speed', field: 'kph', op: '>', value: 95 }} }},
               // The car's own CAN speed message, 2 Hz.
               {{ name: 'can-speed', keys: 'can/model3/ID257DIspeed', mode: 'periodic', period_ms: 500, priority: 6 }},
+              // The car's state of charge when it changes by more than 5 % (read through the schema the CAN
+              // bridge serves for the DBC's messages).
+              {{ name: 'can-soc', keys: 'can/model3/ID33AUI_rangeSOC', mode: 'on_change', field: 'ui_soc',
+                 deadband: 5, priority: 4 }},
             ] }}",
         queue = std::path::Path::new(&dir).join("queue.sqlite"),
     ))
     .map_err(|e| e.to_string())?;
     let bridge = vbus_cloud::Bridge::start(config).await.map_err(|e| e.to_string())?;
     println!(
-        "up: rules battery (all), speed-1hz (periodic), fast (window kph > 95), can-speed -> {}",
+        "up: rules battery (all), speed-1hz (periodic), fast (window kph > 95), can-speed (periodic), \
+         can-soc (on change) -> {}",
         sink.display()
     );
     println!("ready");
@@ -299,12 +306,17 @@ async fn cloud_bridge(dir: String) -> Result<(), String> {
 }
 
 /// The CAN bridge, as the `vbus-can` daemon runs it, replaying the real capture.
-async fn can_bridge() -> Result<(), String> {
+async fn can_bridge(dir: String) -> Result<(), String> {
     let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata");
+    // The schema codegen generated from the same DBC (what `vbus-codegen dbc` writes next to a
+    // deployed bridge): the bridge serves it, so tools decode the CAN topics without our types.
+    let schema = std::path::Path::new(&dir).join("model3.bfbs");
+    std::fs::write(&schema, vbus_examples::model3::SCHEMA_BFBS)
+        .map_err(|e| format!("{}: {e}", schema.display()))?;
     let config = vbus_can::Config::from_json5(
         &format!(
             "{{ node: {{ name: 'can-bridge' }}, stats_period_ms: 250, exit_at_end: true,
-                buses: [{{ name: 'model3', dbc: '{data}/dbc/kuksa/Model3CAN.dbc', congestion: 'block',
+                buses: [{{ name: 'model3', dbc: '{data}/dbc/kuksa/Model3CAN.dbc', schema: {schema:?}, congestion: 'block',
                            source: {{ kind: 'candump', path: '{data}/logs/real/tesla_model3_kuksa_dogmode.log',
                                       realtime: true, rate: 4 }} }}] }}"
         ),

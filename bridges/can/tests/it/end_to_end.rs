@@ -210,3 +210,117 @@ async fn write_back_only_for_allowlisted_messages() {
     let last: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).unwrap();
     assert_eq!((last["frames"].as_u64(), last["written"].as_u64()), (Some(1), Some(2)));
 }
+
+/// The `.bfbs` vbus-codegen generates for `dbc` on bus `bus` (what `vbus-codegen dbc` writes).
+fn codegen_bfbs(dbc: &std::path::Path, bus: &str, tag: &str) -> std::path::PathBuf {
+    let out = temp_dir(tag);
+    vbus_codegen::Config::new()
+        .out_dir(&out)
+        .emit_rerun_if_changed(false)
+        .file_name(bus)
+        .compile_dbc(dbc, bus)
+        .unwrap();
+    out.join(format!("{bus}.bfbs"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_each_message_schema_so_tools_decode_can_topics() {
+    let domain = format!("can-schema-{}", std::process::id());
+    let (node, ep) = parent(&domain).await;
+    let stats = node.raw_subscriber("@bridge/can/pt/stats", 64).unwrap();
+    let dbc = testdata("dbc/kuksa/Model3CAN.dbc");
+    let schema = codegen_bfbs(&dbc, "pt", "bfbs");
+    let bus_dir = temp_dir("vcan-schema");
+    let mut can = SoftwareBus::join(&bus_dir).unwrap();
+    let _child = daemon(
+        &format!(
+            "{{ node: {{ name: 'can-bridge', domain: '{domain}', listen: [], connect: ['{ep}'] }},
+                buses: [{{ name: 'pt', dbc: '{}', schema: '{}', source: {{ kind: 'software', dir: '{}' }} }}],
+                stats_period_ms: 100 }}",
+            dbc.display(),
+            schema.display(),
+            bus_dir.display()
+        ),
+        "schema",
+    );
+    tokio::time::timeout(WATCHDOG, stats.recv()).await.expect("stats from the daemon").unwrap();
+
+    let db = Database::from_file(&dbc).unwrap();
+    let specs = fbs::tables(&db, "pt");
+    let idx = db.messages().iter().position(|m| m.name == "ID257DIspeed").unwrap();
+    let spec = &specs[idx];
+    let sub = node.raw_subscriber(&spec.key, 16).unwrap();
+    // A real frame of the capture: DI_vehicleSpeed and friends.
+    let data = [0x6d, 0x51, 0x91, 0x20, 0x22, 0x7c, 0x07, 0x00];
+    // The subscription reaches the daemon asynchronously: send until a sample comes back.
+    let frame = CanFrame::new(0x257, false, false, &data).unwrap();
+    let sample = tokio::time::timeout(WATCHDOG, async {
+        loop {
+            can.send(&frame).await.unwrap();
+            if let Ok(s) = tokio::time::timeout(Duration::from_millis(200), sub.recv()).await {
+                break s.unwrap();
+            }
+        }
+    })
+    .await
+    .expect("the frame arrives");
+
+    // A tool with no compiled types: fetch the schema the bridge serves, decode to JSON.
+    let served = node.fetch_schema(&spec.type_name()).await.unwrap().expect("the bridge serves the schema");
+    assert_eq!(served.type_hash, spec.type_hash());
+    let reflect = vbus_reflect::Schema::from_bfbs(&served.bfbs).unwrap();
+    assert_eq!(reflect.type_hash(&spec.type_name()), Some(spec.type_hash()));
+    // Per-type: just this table (and what it uses), not the whole DBC's schema.
+    assert!(served.bfbs.len() * 20 < std::fs::read(&schema).unwrap().len(), "{} bytes", served.bfbs.len());
+    let json = vbus_reflect::decode_to_json(&reflect, &spec.type_name(), sample.payload()).unwrap();
+    let plan = db.decode_plan();
+    let mut values = vec![None; db.messages()[idx].signals.len()];
+    plan.message(0x257, false).unwrap().decode_into(&data, &mut values).unwrap();
+    let speed_at = db.messages()[idx].signals.iter().position(|s| s.name == "DI_vehicleSpeed").unwrap();
+    let want = values[speed_at].unwrap().as_f64();
+    let got = json["di_vehicle_speed"].as_f64().unwrap_or_else(|| panic!("{json}"));
+    assert!(close(got, want), "{got} != {want} in {json}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refuses_a_schema_from_another_dbc_naming_the_type() {
+    let dbc = testdata("dbc/kuksa/Model3CAN.dbc");
+    // Same DBC with one scale changed: same names, different types.
+    let text = std::fs::read(&dbc).unwrap();
+    let text = String::from_utf8_lossy(&text).replacen(
+        "DI_vehicleSpeed : 12|12@1+ (0.08,-40)",
+        "DI_vehicleSpeed : 12|12@1+ (1,0)",
+        1,
+    );
+    let dir = temp_dir("other-dbc");
+    let other = dir.join("other.dbc");
+    std::fs::write(&other, text.as_bytes()).unwrap();
+    for (schema, expect) in [
+        (codegen_bfbs(&other, "pt", "bfbs-other"), "type `can.pt.Id257DIspeed` has hash"),
+        (codegen_bfbs(&dbc, "body", "bfbs-bus"), "no type `can.pt."),
+    ] {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_vbus-can"))
+            .arg("--config")
+            .arg({
+                let p = dir.join("bridge.json5");
+                std::fs::write(
+                    &p,
+                    format!(
+                        "{{ node: {{ name: 'can-bridge', listen: [], connect: [] }},
+                            buses: [{{ name: 'pt', dbc: '{}', schema: '{}', source: {{ kind: 'software', dir: '{}' }} }}] }}",
+                        dbc.display(),
+                        schema.display(),
+                        dir.display()
+                    ),
+                )
+                .unwrap();
+                p
+            })
+            .output()
+            .await
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{err}");
+        assert!(err.contains(expect) && err.contains(&schema.display().to_string()), "{err}");
+    }
+}
