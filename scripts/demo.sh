@@ -5,5 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --demo
 export PATH="$HOME/.cargo/bin:$PATH"
-cargo build --release -p vbus-examples --bin vbus-demo
+# The DDS ECU joins the demo when CycloneDDS 11 is installed (scripts/setup.sh builds it, ~5 min;
+# VBUS_DEMO_DDS=1 makes this script do that first).
+features=()
+[[ "${VBUS_DEMO_DDS:-0}" == 1 ]] && scripts/setup.sh
+if [[ -f "${VBUS_CYCLONEDDS_PREFIX:-/usr/local}/share/vbus/cyclonedds-11.0.1.installed" ]]; then
+    features=(--features dds)
+fi
+cargo build --release -p vbus-examples --bin vbus-demo "${features[@]}"
 exec target/release/vbus-demo "$@"

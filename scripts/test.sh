@@ -7,4 +7,5 @@ scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 # Loopback only: make sure nothing we start tries multicast discovery.
 export ZENOH_SCOUTING_MULTICAST_ENABLED=false
-cargo test --workspace "$@"
+# The DDS parts of the examples and the demo (CycloneDDS 11 is installed by setup.sh above).
+cargo test --workspace --features vbus-examples/dds "$@"

@@ -57,4 +57,13 @@ fn demo_runs_to_a_successful_summary() {
     // An on-change rule on a CAN signal: the cloud bridge read it through the schema the CAN
     // bridge serves for its DBC.
     assert!(number(cloud, "can-soc") > 0, "{cloud}");
+
+    // With DDS built: a plain DDS reader in another process got every speed sample the chassis
+    // sent, through vbus-dds.
+    #[cfg(feature = "dds")]
+    {
+        let ecu = text.lines().find(|l| l.starts_with("dds-ecu: received=")).expect("DDS ECU summary");
+        assert_eq!(number(ecu, "received"), number(chassis, "speed"), "{ecu}\n{chassis}");
+        assert!(text.contains("and into DDS"), "{text}");
+    }
 }

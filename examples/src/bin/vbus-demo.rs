@@ -56,6 +56,10 @@ async fn main() -> ExitCode {
         "can" => {
             can_bridge(std::env::args().nth(2).unwrap_or_else(|| demo_dir().display().to_string())).await
         }
+        #[cfg(feature = "dds")]
+        "dds" => dds::bridge().await,
+        #[cfg(feature = "dds")]
+        "dds-ecu" => dds::ecu().await,
         "cloud" => {
             cloud_bridge(std::env::args().nth(2).unwrap_or_else(|| demo_dir().display().to_string())).await
         }
@@ -138,11 +142,28 @@ async fn launcher() -> Result<(), String> {
     let cloud_out = relay("cloud", cloud.stdout.take().expect("piped"), Some(cloud_ready_tx));
     // Start the sources once the cockpit and the cloud bridge listen, so they see everything
     // from the first sample.
-    for (who, rx) in [("cockpit", ready_rx), ("cloud bridge", cloud_ready_rx)] {
+    let ready = |who: &'static str, rx: tokio::sync::oneshot::Receiver<()>| async move {
         tokio::time::timeout(Duration::from_secs(30), rx)
             .await
             .map_err(|_| format!("the {who} did not get ready"))?
-            .map_err(|_| format!("the {who} exited before getting ready"))?;
+            .map_err(|_| format!("the {who} exited before getting ready"))
+    };
+    ready("cockpit", ready_rx).await?;
+    ready("cloud bridge", cloud_ready_rx).await?;
+    // With DDS: the vbus-dds bridge, then a plain DDS ECU that reads what it mirrors.
+    let mut dds = Vec::new();
+    if cfg!(feature = "dds") {
+        for (role, who) in [("dds", "DDS bridge"), ("dds-ecu", "DDS ECU")] {
+            let mut child = spawn(role)?;
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let out = relay(
+                if role == "dds" { "dds" } else { "dds-ecu" },
+                child.stdout.take().expect("piped"),
+                Some(tx),
+            );
+            ready(who, rx).await?;
+            dds.push((role, child, out));
+        }
     }
     let mut chassis = spawn("chassis")?;
     let chassis_out = relay("chassis", chassis.stdout.take().expect("piped"), None);
@@ -179,6 +200,17 @@ async fn launcher() -> Result<(), String> {
     // Every source has stopped: let the last samples reach the cloud bridge, then stop it (it
     // commits what it received and uploads it before exiting).
     tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut dds_summaries = Vec::new();
+    for (role, mut child, out) in dds {
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.shutdown().await;
+        }
+        let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+            .await
+            .map_err(|_| format!("the {role} process did not stop"))?
+            .map_err(|e| e.to_string())?;
+        dds_summaries.push((role, status, out.await.unwrap_or_default()));
+    }
     if let Some(mut stdin) = cloud.stdin.take() {
         let _ = stdin.shutdown().await;
     }
@@ -195,6 +227,20 @@ async fn launcher() -> Result<(), String> {
     println!("can: {can_summary}");
     println!("cockpit: {cockpit_summary}");
     println!("cloud: {cloud_summary}");
+    // With DDS: the DDS ECU received every speed sample the chassis sent, through the bridge.
+    let mut dds_ok = true;
+    for (role, status, summary) in &dds_summaries {
+        println!("{role}: {summary}");
+        dds_ok &= status.success();
+    }
+    if let [(_, _, bridge), (_, _, ecu)] = dds_summaries.as_slice() {
+        let sent = field(&chassis_summary, "speed");
+        let (to_dds, received) = (field(bridge, "to_dds"), field(ecu, "received"));
+        if sent.is_none() || to_dds != sent || received != sent {
+            println!("dds: chassis sent {sent:?}, bridged {to_dds:?}, DDS ECU received {received:?}");
+            dds_ok = false;
+        }
+    }
     // Every battery sample the chassis sent went up through the `battery` rule.
     let sent = field(&chassis_summary, "battery");
     let uploaded = field(&cloud_summary, "battery");
@@ -207,10 +253,13 @@ async fn launcher() -> Result<(), String> {
         && can_status.success()
         && cloud_status.success()
         && cloud_ok
+        && dds_ok
     {
+        let processes = if dds_summaries.is_empty() { "five" } else { "seven" };
+        let dds = if dds_summaries.is_empty() { "" } else { " and into DDS" };
         println!(
-            "demo OK: typed data, a service call, a field change and a CAN capture crossed five processes, \
-             and went up to the cloud"
+            "demo OK: typed data, a service call, a field change and a CAN capture crossed {processes} processes, \
+             and went up to the cloud{dds}"
         );
         Ok(())
     } else {
@@ -511,4 +560,116 @@ async fn cockpit() -> Result<(), String> {
         bridge_published.map_or("?".into(), |p| p.to_string()),
     );
     if ok { Ok(()) } else { Err("the cockpit missed or mis-read data (see the line above)".into()) }
+}
+
+/// The DDS side (feature `dds`, on when CycloneDDS 11 is installed): the `vbus-dds` bridge
+/// mirrors `chassis/speed` into DDS domain [`dds::DOMAIN`], where a plain DDS participant in
+/// another process (no vbus in it: CycloneDDS, the IDL type codegen emitted) reads it.
+#[cfg(feature = "dds")]
+mod dds {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    use vbus::{Node, NodeConfig};
+    use vbus_dds::bridge::{Bridge, BridgeConfig, Direction, LOOPBACK_CONFIG, TopicConfig, dds_qos, qos_of};
+    use vbus_dds::dds::{DynTopic, Participant};
+
+    /// DDS domain of the demo (not 0, so it does not meet other DDS applications by accident).
+    pub const DOMAIN: u32 = 42;
+    const TYPE: &str = "demo.vehicle.VehicleSpeed";
+
+    async fn until_stdin_closes() {
+        let mut stdin = BufReader::new(tokio::io::stdin()).lines();
+        while let Ok(Some(_)) = stdin.next_line().await {}
+    }
+
+    /// The bridge ECU: vbus -> DDS for `chassis/speed`.
+    pub async fn bridge() -> Result<(), String> {
+        let node = Node::open(NodeConfig::named("dds-bridge")).await.map_err(|e| e.to_string())?;
+        let cfg = BridgeConfig {
+            domain_id: DOMAIN,
+            partition: None,
+            cyclonedds_config: Some(LOOPBACK_CONFIG.into()),
+            topics: vec![TopicConfig {
+                key: "chassis/speed".into(),
+                direction: Direction::ToDds,
+                dds_topic: None,
+                final_type: false,
+                octet: false,
+            }],
+        };
+        let bridge = Bridge::start(&node, vbus_examples::SCHEMA_BFBS, &cfg).map_err(|e| e.to_string())?;
+        println!("up: chassis/speed -> DDS domain {DOMAIN}, topic `chassis/speed`, type {TYPE}");
+        println!("ready");
+        until_stdin_closes().await;
+        let st = bridge.stats("chassis/speed").expect("bridged topic");
+        println!("to_dds={} rejected={}", st.to_dds, st.bus_rejected);
+        Ok(())
+    }
+
+    /// The DDS ECU: a DDS reader of `chassis/speed`, decoding the IDL type from the schema.
+    pub async fn ecu() -> Result<(), String> {
+        let schema = vbus_reflect_schema()?;
+        let object = schema.object(TYPE).ok_or("no VehicleSpeed in the schema")?;
+        let qos = dds_qos(&qos_of(object).map_err(|e| e.to_string())?, None);
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<(), String>>();
+        // CycloneDDS calls block: the reader lives on its own thread.
+        let reader = std::thread::spawn(move || -> Result<(u64, f64), String> {
+            let setup = (|| {
+                let pp = Participant::new(DOMAIN, Some(LOOPBACK_CONFIG)).map_err(|e| e.to_string())?;
+                let topic = DynTopic::new(&pp, &schema, TYPE, "chassis/speed", false, false, qos)
+                    .map_err(|e| e.to_string())?;
+                let reader = topic.reader().map_err(|e| e.to_string())?;
+                Ok::<_, String>((pp, topic, reader))
+            })();
+            let (_pp, _topic, reader) = match setup {
+                Ok(x) => x,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e.clone()));
+                    return Err(e);
+                }
+            };
+            // Ready once the bridge's writer is matched, so no sample is published unseen.
+            let since = std::time::Instant::now();
+            while reader.matched() == 0 {
+                if since.elapsed() > Duration::from_secs(20) {
+                    let e = "the vbus-dds writer was not discovered within 20 s".to_string();
+                    let _ = ready_tx.send(Err(e.clone()));
+                    return Err(e);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = ready_tx.send(Ok(()));
+            let (mut n, mut last) = (0u64, f64::NAN);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                reader.take(Duration::from_millis(50), &mut buf).map_err(|e| e.to_string())?;
+                for s in &buf {
+                    let v =
+                        vbus_dds::cdr::decode(&schema, TYPE, &s.data, false).map_err(|e| e.to_string())?;
+                    last = v["kph"].as_f64().unwrap_or(f64::NAN);
+                    n += 1;
+                }
+                if rx.try_recv().is_ok() && buf.is_empty() {
+                    return Ok((n, last));
+                }
+            }
+        });
+        ready_rx.await.map_err(|_| "the DDS reader thread died".to_string())??;
+        println!(
+            "up: DDS reader of `chassis/speed` in domain {DOMAIN} (CycloneDDS, no vbus), matched the bridge"
+        );
+        println!("ready");
+        until_stdin_closes().await;
+        let _ = tx.send(());
+        let (n, last) = reader.join().map_err(|_| "the DDS reader panicked".to_string())??;
+        println!("received={n} last_kph={last:.1}");
+        Ok(())
+    }
+
+    fn vbus_reflect_schema() -> Result<vbus_reflect::Schema, String> {
+        vbus_reflect::Schema::from_bfbs(vbus_examples::SCHEMA_BFBS).map_err(|e| e.to_string())
+    }
 }
