@@ -6,6 +6,10 @@ pub mod bridge;
 pub mod cdr;
 pub mod dds;
 
+/// The schema model the DDS types and CDR codec are built from ([`dds::DynTopic::new`],
+/// [`cdr::encode`], [`cdr::decode`] take a [`vbus_reflect::Schema`]).
+pub use vbus_reflect;
+
 /// The demo topics (`schemas/dds_demo.fbs`) this crate's tests, examples and benchmark use.
 pub mod demo {
     #![allow(missing_docs, clippy::all, rustdoc::all)]

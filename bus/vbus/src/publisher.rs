@@ -57,7 +57,6 @@ impl<T: Message> PublisherBuilder<'_, T> {
             .map_err(Error::zenoh)?;
         let stats = node.register(Role::Publisher, key, T::TYPE_NAME);
         node.serve_schema::<T>()?;
-        let token = node.announce(true, T::TYPE_NAME, key)?;
         let history = if qos.history > 0 {
             let ring: History = Arc::new(Mutex::new(VecDeque::with_capacity(qos.history as usize)));
             let served = ring.clone();
@@ -80,6 +79,8 @@ impl<T: Message> PublisherBuilder<'_, T> {
         } else {
             None
         };
+        // Announced last: once others see the publisher, its history is already served.
+        let token = node.announce(true, T::TYPE_NAME, key)?;
         Ok(Publisher {
             zpub,
             key: key.to_owned(),
@@ -210,7 +211,8 @@ impl<T: Message> Publisher<T> {
         self.id
     }
 
-    /// Whether at least one subscriber currently matches this publisher.
+    /// Whether at least one subscriber currently matches this publisher (subscribers of this same
+    /// node included).
     pub fn has_subscribers(&self) -> bool {
         self.zpub.matching_status().wait().map(|s| s.matching()).unwrap_or(false)
     }

@@ -129,6 +129,7 @@ pub struct RawPublisher {
     seq: u64,
     id: u64,
     stats: Arc<Counters>,
+    _token: zenoh::liveliness::LivelinessToken,
 }
 
 impl RawPublisher {
@@ -151,7 +152,9 @@ impl RawPublisher {
             .wait()
             .map_err(Error::zenoh)?;
         let stats = node.register(Role::Publisher, key, "*");
-        Ok(Self { zpub, key: key.to_owned(), type_hash, seq: 0, id: rand::random(), stats })
+        // Announced like a typed publisher, so `vbus nodes` / `topics` list it with its type.
+        let token = node.announce(true, if type_name.is_empty() { "unknown" } else { type_name }, key)?;
+        Ok(Self { zpub, key: key.to_owned(), type_hash, seq: 0, id: rand::random(), stats, _token: token })
     }
 
     /// Publish `payload` with a fresh header (this publisher's id and sequence, now as source time).

@@ -1,7 +1,8 @@
 //! The vbus demo: separate processes exchanging typed data over the bus, on embedded defaults.
 //!
 //! Run it with `scripts/demo.sh` (installs what is needed, builds, runs), or
-//! `cargo run --release -p vbus-examples --bin vbus-demo`.
+//! `cargo run --release -p vbus-examples --bin vbus-demo`. With `--realtime` the CAN capture
+//! plays at its real pace (22 s instead of ~6 s): time to look at the bus with the `vbus` CLI.
 //!
 //! What happens: this process starts a zenoh router node ("gateway") on the default endpoint
 //! `tcp/127.0.0.1:7447`, then starts more processes of this same binary as vehicle ECUs with the
@@ -48,7 +49,10 @@ async fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let role = std::env::args().nth(1).unwrap_or_else(|| "run".into());
+    let mut role = std::env::args().nth(1).unwrap_or_else(|| "run".into());
+    if role == "--realtime" {
+        role = "run".into();
+    }
     let result = match role.as_str() {
         "run" => launcher().await,
         "chassis" => chassis().await,
@@ -101,6 +105,8 @@ async fn launcher() -> Result<(), String> {
             })?;
     let watcher = gateway.watch_nodes().await.map_err(|e| e.to_string())?;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    // `--realtime`: the CAN capture at its real pace (22 s), time enough to look with the CLI.
+    let can_rate = if std::env::args().any(|a| a == "--realtime") { "1" } else { "4" };
     let dir = demo_dir();
     // A fresh uplink file and queue for each run, so the counts below are this run's.
     let _ = std::fs::remove_dir_all(&dir);
@@ -109,6 +115,7 @@ async fn launcher() -> Result<(), String> {
         tokio::process::Command::new(&exe)
             .arg(role)
             .arg(&dir)
+            .env("VBUS_DEMO_CAN_RATE", can_rate)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
@@ -359,6 +366,7 @@ async fn can_bridge(dir: String) -> Result<(), String> {
     let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata");
     // The schema codegen generated from the same DBC (what `vbus-codegen dbc` writes next to a
     // deployed bridge): the bridge serves it, so tools decode the CAN topics without our types.
+    let rate: f64 = std::env::var("VBUS_DEMO_CAN_RATE").ok().and_then(|r| r.parse().ok()).unwrap_or(4.0);
     let schema = std::path::Path::new(&dir).join("model3.bfbs");
     std::fs::write(&schema, vbus_examples::model3::SCHEMA_BFBS)
         .map_err(|e| format!("{}: {e}", schema.display()))?;
@@ -367,11 +375,11 @@ async fn can_bridge(dir: String) -> Result<(), String> {
             "{{ node: {{ name: 'can-bridge' }}, stats_period_ms: 250, exit_at_end: true,
                 buses: [{{ name: 'model3', dbc: '{data}/dbc/kuksa/Model3CAN.dbc', schema: {schema:?}, congestion: 'block',
                            source: {{ kind: 'candump', path: '{data}/logs/real/tesla_model3_kuksa_dogmode.log',
-                                      realtime: true, rate: 4 }} }}] }}"
+                                      realtime: true, rate: {rate} }} }}] }}"
         ),
         std::path::Path::new("."),
     )?;
-    println!("up: replaying the Tesla Model 3 capture (12138 frames, 22 s) at 4x");
+    println!("up: replaying the Tesla Model 3 capture (12138 frames, 22 s) at {rate}x");
     let stats = vbus_can::run(config, std::future::pending()).await?;
     let s = &stats[0];
     println!(
@@ -669,7 +677,7 @@ mod dds {
         Ok(())
     }
 
-    fn vbus_reflect_schema() -> Result<vbus_reflect::Schema, String> {
-        vbus_reflect::Schema::from_bfbs(vbus_examples::SCHEMA_BFBS).map_err(|e| e.to_string())
+    fn vbus_reflect_schema() -> Result<vbus_dds::vbus_reflect::Schema, String> {
+        vbus_dds::vbus_reflect::Schema::from_bfbs(vbus_examples::SCHEMA_BFBS).map_err(|e| e.to_string())
     }
 }
