@@ -210,33 +210,23 @@ pub(crate) async fn raw_call(
         source_time_ns: wire::now_ns(),
         publisher_id: rand::random(),
     };
-    let replies = node
-        .session()
-        .get(wire::data_key(node.domain(), key))
-        .payload(ZBytes::from(payload.to_vec()))
-        .attachment(header.encode().to_vec())
-        .timeout(timeout)
-        .await
-        .map_err(|e| CallError::Transport { key: key.to_owned(), reason: e.to_string() })?;
-    let reply = replies.recv_async().await.map_err(|_| CallError::NoServer { key: key.to_owned() })?;
-    match reply.into_result() {
-        Ok(s) => Ok(RawSample {
-            key: key.to_owned(),
-            type_name: wire::type_name_of(&s.encoding().to_string()).map(str::to_owned),
-            header: match s.attachment() {
-                Some(a) => Header::decode(&a.to_bytes()),
-                None => Err(HeaderError::Missing),
-            },
-            payload: Payload::from_zbytes(s.payload()),
-            received_ns: wire::now_ns(),
-        }),
-        Err(e) => {
-            let message = e.payload().try_to_string().map(|s| s.into_owned()).unwrap_or_default();
-            Err(if message == "Timeout" {
-                CallError::Timeout { key: key.to_owned(), after: timeout }
-            } else {
-                CallError::Refused { key: key.to_owned(), message }
-            })
-        }
-    }
+    let s = crate::service::request(
+        node.session(),
+        &wire::data_key(node.domain(), key),
+        key,
+        &header,
+        payload.to_vec(),
+        timeout,
+    )
+    .await?;
+    Ok(RawSample {
+        key: key.to_owned(),
+        type_name: wire::type_name_of(&s.encoding().to_string()).map(str::to_owned),
+        header: match s.attachment() {
+            Some(a) => Header::decode(&a.to_bytes()),
+            None => Err(HeaderError::Missing),
+        },
+        payload: Payload::from_zbytes(s.payload()),
+        received_ns: wire::now_ns(),
+    })
 }

@@ -225,33 +225,14 @@ impl<Req: Message, Rep: Message> ServiceClient<Req, Rep> {
             publisher_id: self.id,
         };
         let _span = tracing::trace_span!("vbus.call", key = %self.key, seq).entered();
-        let transport =
-            |e: zenoh::Error| CallError::Transport { key: self.key.clone(), reason: e.to_string() };
-        let replies = self
-            .session
-            .get(&self.wire_key)
-            .payload(ZBytes::from(fbb.finished_data().to_vec()))
-            .attachment(header.encode().to_vec())
-            .timeout(timeout)
-            .await
-            .map_err(transport)?;
-        Counters::inc(&self.stats.sent);
-        let reply = match replies.recv_async().await {
-            Ok(r) => r,
-            Err(_) => return Err(CallError::NoServer { key: self.key.clone() }),
-        };
-        let sample = match reply.into_result() {
-            Ok(s) => s,
-            Err(e) => {
-                let message = e.payload().try_to_string().map(|s| s.into_owned()).unwrap_or_default();
-                // zenoh answers an expired query with an error reply whose payload is "Timeout".
-                return Err(if message == "Timeout" {
-                    CallError::Timeout { key: self.key.clone(), after: timeout }
-                } else {
-                    CallError::Refused { key: self.key.clone(), message }
-                });
-            }
-        };
+        let result =
+            request(&self.session, &self.wire_key, &self.key, &header, fbb.finished_data().to_vec(), timeout)
+                .await;
+        // Sent unless it never left (a call that timed out or was refused was sent).
+        if !matches!(result, Err(CallError::Transport { .. })) {
+            Counters::inc(&self.stats.sent);
+        }
+        let sample = result?;
         let invalid = |reason: String| CallError::InvalidReply { key: self.key.clone(), reason };
         let header = match sample.attachment().map(|a| Header::decode(&a.to_bytes())) {
             Some(Ok(h)) => h,
@@ -279,4 +260,33 @@ impl<Req: Message, Rep: Message> ServiceClient<Req, Rep> {
     pub fn stats(&self) -> TopicStats {
         self.stats.snapshot()
     }
+}
+
+/// Send one request (`payload` with `header` as attachment) to the queryable at `wire_key` and
+/// wait for the first reply; error replies become `Timeout` (zenoh's answer to an expired query)
+/// or `Refused` (the server's message). Shared by typed clients and [`crate::raw`] calls.
+pub(crate) async fn request(
+    session: &zenoh::Session,
+    wire_key: &str,
+    key: &str,
+    header: &Header,
+    payload: Vec<u8>,
+    timeout: Duration,
+) -> Result<zenoh::sample::Sample, CallError> {
+    let replies = session
+        .get(wire_key)
+        .payload(ZBytes::from(payload))
+        .attachment(header.encode().to_vec())
+        .timeout(timeout)
+        .await
+        .map_err(|e| CallError::Transport { key: key.to_owned(), reason: e.to_string() })?;
+    let reply = replies.recv_async().await.map_err(|_| CallError::NoServer { key: key.to_owned() })?;
+    reply.into_result().map_err(|e| {
+        let message = e.payload().try_to_string().map(|s| s.into_owned()).unwrap_or_default();
+        if message == "Timeout" {
+            CallError::Timeout { key: key.to_owned(), after: timeout }
+        } else {
+            CallError::Refused { key: key.to_owned(), message }
+        }
+    })
 }
