@@ -112,3 +112,37 @@ async fn pub_and_echo_round_trip_a_generated_type_through_json() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_shows_bridge_health_as_json() {
+    let bus = Bus::new("echo-bridge").await;
+    // A bridge's health topic, as vbus-can and vbus-cloud publish it: JSON on `@bridge/...`.
+    let bridge = bus.peer("fake-bridge").await;
+    let key = vbus::wire::data_key(bridge.domain(), "@bridge/cloud/stats");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let publisher = {
+        let (session, stop) = (bridge.session().clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                session.put(&key, format!("{{\"running\":true,\"received\":{n}}}")).await.unwrap();
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let lines = run(bus.vbus(&["echo", "@bridge/cloud/stats", "--count", "2", "--json", "--data-only"]))
+        .await
+        .success()
+        .json_lines();
+    assert_eq!(lines.len(), 2);
+    for l in &lines {
+        assert_eq!(l["running"], true, "{l}");
+        assert!(l["received"].as_u64().unwrap() > 0, "{l}");
+    }
+    // Other reserved keys stay refused.
+    let err = run(bus.vbus(&["echo", "@history"])).await.failure().stderr;
+    assert!(err.contains("reserved for vbus itself"), "{err}");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    publisher.await.unwrap();
+}
