@@ -456,6 +456,8 @@ async fn cockpit() -> Result<(), String> {
     let car_soc =
         node.subscriber(can_topics::ID33_AUI_RANGE_SOC).create().await.map_err(|e| e.to_string())?;
     let dog = node.subscriber(can_topics::BMS_DOG_MODE).create().await.map_err(|e| e.to_string())?;
+    let hvac =
+        node.subscriber(can_topics::ID243_VCRIGHT_HVAC_STATUS).create().await.map_err(|e| e.to_string())?;
     let all_can = node.raw_subscriber("can/model3/**", 32768).map_err(|e| e.to_string())?;
     let bridge_stats = node.raw_subscriber("@bridge/can/model3/stats", 16).map_err(|e| e.to_string())?;
     println!("ready");
@@ -474,7 +476,7 @@ async fn cockpit() -> Result<(), String> {
     let mut asked = false;
     let started = Instant::now();
     let mut dashboard = tokio::time::interval(Duration::from_millis(500));
-    let (mut car_kph, mut car_soc_pct, mut dog_temp) = (f64::NAN, 0u8, 0i8);
+    let (mut car_kph, mut car_soc_pct, mut dog_temp, mut cabin_temp) = (f64::NAN, 0u8, 0i8, f64::NAN);
     let mut can_received = 0u64;
     let mut bridge_published: Option<u64> = None;
     // Run for RUN_SECONDS, and until the CAN bridge reports its replay ended and its last samples
@@ -493,6 +495,12 @@ async fn cockpit() -> Result<(), String> {
             }
             c = car_soc.recv() => {
                 car_soc_pct = c.map_err(|e| e.to_string())?.view().ui_soc();
+            }
+            h = hvac.recv() => {
+                // A multiplexed signal: present in the frames whose multiplexer selects it.
+                if let Some(t) = h.map_err(|e| e.to_string())?.view().vcright_hvac_cabin_temp_est() {
+                    cabin_temp = t;
+                }
             }
             d = dog.recv() => {
                 dog_temp = d.map_err(|e| e.to_string())?.view().dog_mode_temp_set();
@@ -534,7 +542,8 @@ async fn cockpit() -> Result<(), String> {
                 let m = mode.get().map(|m| format!("{:?}", m.view().mode())).unwrap_or_else(|| "?".into());
                 println!(
                     "speed {kph:6.1} km/h | SoC {soc:5.1} % | cell {temp:4.1} C | mode {m:7} | seq {last_seq} \
-                     || Model 3 CAN: {car_kph:5.1} km/h, SoC {car_soc_pct} %, dog mode {dog_temp} C ({can_received} samples)"
+                     || Model 3 CAN: {car_kph:5.1} km/h, SoC {car_soc_pct} %, cabin {cabin_temp:4.1} C, dog mode {dog_temp} C \
+                     ({can_received} samples)"
                 );
                 if !asked && started.elapsed() > Duration::from_secs(RUN_SECONDS / 2) {
                     asked = true;
