@@ -207,5 +207,10 @@ pub fn qualify(context: &str, name: &str, schema: &Schema) -> String {
         }
         ns.pop();
     }
-    name.to_owned()
+    // Not in this schema (a per-type schema holds only what its root needs, and a request does
+    // not contain its reply): flatc resolves names in the context's namespace first.
+    match context.rsplit_once('.') {
+        Some((namespace, _)) if !name.contains('.') => format!("{namespace}.{name}"),
+        _ => name.to_owned(),
+    }
 }

@@ -61,6 +61,10 @@ impl<Req: Message, Rep: Message> ServiceServer<Req, Rep> {
             })
             .wait()
             .map_err(Error::zenoh)?;
+        // Tools find the service (its request table declares `vbus_service`) and encode and decode
+        // calls through these, as they do for published types.
+        node.serve_schema::<Req>()?;
+        node.serve_schema::<Rep>()?;
         Ok(Self { rx, stats, _queryable: queryable })
     }
 

@@ -1,9 +1,9 @@
 //! `vbus call SERVICE JSON`: a request encoded from JSON, the reply decoded to JSON.
 //!
-//! Services announce nothing on the bus today, and servers serve no schemas. The request type
-//! comes from `--type`, or from a schema (a `--schema` file, or one a publisher serves) with a
-//! table declaring `vbus_service: "<key>"`: that table is the request, its `vbus_reply` the
-//! reply. The request's type hash is recomputed from the schema.
+//! Service servers serve the schemas of their request and reply types, like publishers do. The
+//! request type comes from `--type`, or from a schema (one a node serves, or a `--schema` file)
+//! with a table declaring `vbus_service: "<key>"`: that table is the request, its `vbus_reply`
+//! the reply. The request's type hash is recomputed from the schema.
 
 use std::time::Duration;
 
@@ -52,8 +52,9 @@ pub async fn run(ctx: &Ctx, a: CallArgs) -> Result<()> {
                         f = f.hint(format!("services declared in served schemas: {}", known.join(", ")));
                     }
                     return Err(f.hint(
-                        "services announce nothing on the bus: give the schema that declares it with --schema FILE.bfbs \
-                         (e.g. the .bfbs vbus-codegen writes), or the request type with --type TYPE",
+                        "is its server running (`vbus nodes`)? Servers built with vbus serve their schemas; for \
+                         others give the schema that declares it with --schema FILE.bfbs (e.g. the .bfbs \
+                         vbus-codegen writes), or the request type with --type TYPE",
                     ));
                 }
             }
@@ -61,7 +62,7 @@ pub async fn run(ctx: &Ctx, a: CallArgs) -> Result<()> {
     };
     let entry = ctx.schemas.lock().await.get(&req_type).await.ok_or_else(|| {
         Failure::new(format!("no schema containing {req_type} is served or given"))
-            .hint("servers serve no schemas: give the request's schema with --schema FILE.bfbs")
+            .hint("give the request's schema with --schema FILE.bfbs")
     })?;
     entry.schema.table(&req_type)?;
     let payload = encode(&entry.schema, &req_type, &request)?;

@@ -71,11 +71,8 @@ pub async fn run(ctx: &Ctx, a: SchemaArgs) -> Result<()> {
                    "fields": fields, "definition": text})
         );
     } else {
-        let origin = if entry.served_hash.is_some() {
-            "as served by its publishers"
-        } else {
-            "computed from the schema"
-        };
+        let origin =
+            if entry.served_hash.is_some() { "as served on the bus" } else { "computed from the schema" };
         println!(
             "// {}: type hash {:#018x} ({origin}), {}-byte .bfbs",
             entry.type_name,

@@ -15,15 +15,14 @@ async fn call_finds_the_service_in_schemas_and_decodes_the_reply() {
     let checker = bus.peer("checker").await;
     let field = checker.field(topics::body::DRIVE_MODE).await.unwrap();
 
-    // Servers announce nothing and serve no schema: the service is found in the schema file.
+    // The server serves its request and reply schemas: the service is found on the bus, with no
+    // schema file and no compiled type in the tool.
     let schema = vehicle_bfbs();
     let out = run(bus.vbus(&[
         "call",
         "body/set_drive_mode",
         r#"{"mode": "Sport", "requested_by": "cli"}"#,
         "--json",
-        "--schema",
-        &schema,
     ]))
     .await
     .success()
@@ -67,9 +66,14 @@ async fn call_finds_the_service_in_schemas_and_decodes_the_reply() {
 
     // Errors: no schema declaring the service, a typo in the service, nobody serving, a
     // request that does not fit.
-    let out = run(bus.vbus(&["call", "body/set_drive_mode", "{}"])).await.failure();
-    assert!(out.stderr.contains("no served schema declares service `body/set_drive_mode`"), "{}", out.stderr);
-    assert!(out.stderr.contains("hint: services announce nothing on the bus: give the schema that declares it with --schema FILE.bfbs"), "{}", out.stderr);
+    let out = run(bus.vbus(&["call", "body/open_sunroof", "{}"])).await.failure();
+    assert!(out.stderr.contains("no served schema declares service `body/open_sunroof`"), "{}", out.stderr);
+    assert!(out.stderr.contains("hint: is its server running (`vbus nodes`)?"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("give the schema that declares it with --schema FILE.bfbs"),
+        "{}",
+        out.stderr
+    );
     let out = run(bus.vbus(&["call", "body/set_drive_mod", "{}", "--schema", &schema])).await.failure();
     assert!(out.stderr.contains("no served schema declares service `body/set_drive_mod`"), "{}", out.stderr);
     assert!(out.stderr.contains("did you mean `body/set_drive_mode`?"), "{}", out.stderr);

@@ -35,7 +35,7 @@ async fn a_healthy_domain_passes() {
         "{ok:?}"
     );
     assert!(ok.iter().any(|m| m.starts_with("nodes: 3 alive: chassis, cockpit, router")), "{ok:?}");
-    assert!(ok.iter().any(|m| m.starts_with("schemas: 3 types served, one version each")), "{ok:?}");
+    assert!(ok.iter().any(|m| m.starts_with("schemas: 5 types served, one version each")), "{ok:?}");
     assert!(ok.iter().any(|m| m.starts_with("clock: ")), "{ok:?}");
 
     let human = run(bus.vbus(&["doctor"])).await.success().stdout;

@@ -14,7 +14,7 @@ async fn schema_shows_types_as_served() {
     let out = run(bus.vbus(&["schema", "demo.vehicle.VehicleSpeed"])).await.success().stdout;
     assert!(
         out.starts_with(&format!(
-            "// demo.vehicle.VehicleSpeed: type hash {:#018x} (as served by its publishers)",
+            "// demo.vehicle.VehicleSpeed: type hash {:#018x} (as served on the bus)",
             VehicleSpeedMsg::TYPE_HASH
         )),
         "{out}"
@@ -46,21 +46,19 @@ async fn schema_shows_types_as_served() {
     assert_eq!(std::fs::read(&file).unwrap(), VehicleSpeedMsg::SCHEMA);
     let _ = std::fs::remove_dir_all(&dir);
 
-    // A type nobody publishes (a service request), by its short name: found in the schema file
-    // given, its hash computed, and equal to what codegen compiled.
-    let out = run(bus.vbus(&["schema", "SetDriveMode"])).await.failure();
-    assert!(
-        out.stderr.contains("no schema containing `SetDriveMode` is served or given with --schema"),
-        "{}",
-        out.stderr
-    );
+    // A service request, by its short name: served by the service's server, with the hash
+    // codegen compiled; and the same from a schema file given with --schema.
+    let j = run(bus.vbus(&["schema", "SetDriveMode", "--json"])).await.success().json();
+    assert_eq!(j["type"], "demo.vehicle.SetDriveMode");
+    assert_eq!(j["type_hash"], format!("{:016x}", SetDriveModeMsg::TYPE_HASH));
+    assert_eq!(j["hash_served"], true);
+    assert_eq!(j["attributes"]["vbus_service"], "body/set_drive_mode", "{j}");
     let j = run(bus.vbus(&["schema", "SetDriveMode", "--json", "--schema", &vehicle_bfbs()]))
         .await
         .success()
         .json();
     assert_eq!(j["type"], "demo.vehicle.SetDriveMode");
     assert_eq!(j["type_hash"], format!("{:016x}", SetDriveModeMsg::TYPE_HASH));
-    assert_eq!(j["hash_served"], false);
     assert!(
         j["definition"]
             .as_str()
