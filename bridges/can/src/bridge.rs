@@ -26,6 +26,9 @@ pub struct BusStats {
     pub frames: u64,
     /// Frames decoded and published.
     pub published: u64,
+    /// Samples published per message (messages seen at least once), e.g. to check a topic's
+    /// count against what a subscriber received.
+    pub published_by_message: BTreeMap<String, u64>,
     /// Frames whose ID the DBC does not know.
     pub unknown_frames: u64,
     /// Unknown frames per ID (`"0x123"` or `"0x12345678x"` for 29-bit), at most 64 IDs listed.
@@ -83,6 +86,8 @@ pub struct BusBridge {
     qos: vbus::QoS,
     started: Instant,
     stats: BusStats,
+    /// Published samples per message index (the hot path counts here, with no map lookup).
+    published_per_message: Vec<u64>,
 }
 
 impl BusBridge {
@@ -131,6 +136,7 @@ impl BusBridge {
         let qos = cfg.qos()?;
         Ok(Self {
             stats: BusStats { bus: cfg.name.clone(), ..Default::default() },
+            published_per_message: vec![0; n],
             node,
             cfg,
             db,
@@ -200,6 +206,19 @@ impl BusBridge {
         Ok(self.stats)
     }
 
+    /// Bring the per-message counts into `stats` (done when they are published or returned).
+    fn sync_counts(&mut self) {
+        for (i, n) in self.published_per_message.iter().enumerate().filter(|(_, n)| **n > 0) {
+            let name = &self.db.messages()[i].name;
+            match self.stats.published_by_message.get_mut(name) {
+                Some(c) => *c = *n,
+                None => {
+                    self.stats.published_by_message.insert(name.clone(), *n);
+                }
+            }
+        }
+    }
+
     fn on_frame(&mut self, f: &CanFrame) {
         self.stats.frames += 1;
         let Some(&mi) = self.by_id.get(&(f.id, f.extended)) else {
@@ -245,7 +264,10 @@ impl BusBridge {
         let payload = self.encoder.encode(spec, &self.values[..n]);
         let at = f.timestamp_ns.unwrap_or_else(vbus::wire::now_ns);
         match publisher.publish_at(payload, at) {
-            Ok(()) => self.stats.published += 1,
+            Ok(()) => {
+                self.stats.published += 1;
+                self.published_per_message[mi] += 1;
+            }
             Err(e) => tracing::warn!(key = %spec.key, "publish failed: {e}"),
         }
         let w = &mut self.watches[mi];
@@ -369,8 +391,9 @@ impl BusBridge {
         }
     }
 
-    fn publish_stats(&self, key: &str) {
+    fn publish_stats(&mut self, key: &str) {
         use vbus::zenoh::Wait;
+        self.sync_counts();
         if let Ok(json) = serde_json::to_string(&self.stats) {
             let _ = self.node.session().put(key, json).wait();
         }

@@ -44,7 +44,7 @@ async fn replayed_capture_reaches_subscribers_as_reference_values() {
     let sub = node.raw_subscriber("can/pt/**", 32768).unwrap();
     let dbc = testdata("dbc/kuksa/Model3CAN.dbc");
     let log = testdata("logs/real/tesla_model3_kuksa_dogmode.log");
-    let mut child = daemon(
+    let child = daemon(
         &format!(
             "{{ node: {{ name: 'can-bridge', domain: '{domain}', listen: [], connect: ['{ep}'] }},
                 buses: [{{ name: 'pt', dbc: '{}', source: {{ kind: 'candump', path: '{}', realtime: true, rate: 10 }}, congestion: 'block' }}],
@@ -54,9 +54,14 @@ async fn replayed_capture_reaches_subscribers_as_reference_values() {
         ),
         "replay",
     );
-    let status =
-        tokio::time::timeout(WATCHDOG, child.wait()).await.expect("daemon ends with the log").unwrap();
-    assert!(status.success());
+    let out = tokio::time::timeout(WATCHDOG, child.wait_with_output())
+        .await
+        .expect("daemon ends with the log")
+        .unwrap();
+    assert!(out.status.success());
+    // The final counters, one JSON line per bus.
+    let summary: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().expect("summary")).unwrap();
 
     let db = Database::from_file(&dbc).unwrap();
     let specs: HashMap<String, fbs::TableSpec> =
@@ -68,6 +73,13 @@ async fn replayed_capture_reaches_subscribers_as_reference_values() {
         want_by_msg.entry(w["msg"].as_str().unwrap().to_owned()).or_default().push(w);
     }
     let total: usize = want_by_msg.values().map(|v| v.len()).sum();
+    // Per message, the bridge counts what the reference decoder decoded.
+    let by_message = summary["published_by_message"].as_object().expect("published_by_message");
+    assert_eq!(by_message.len(), want_by_msg.len(), "{summary}");
+    for (msg, want) in &want_by_msg {
+        assert_eq!(by_message[msg].as_u64(), Some(want.len() as u64), "{msg}: {summary}");
+    }
+    assert_eq!(summary["published"].as_u64(), Some(total as u64), "{summary}");
     let mut got = 0;
     let mut seen = std::collections::HashSet::new();
     while got < total {
