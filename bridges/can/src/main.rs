@@ -46,7 +46,7 @@ fn decode(args: &[String]) -> Result<(), String> {
     let log = value_of(args, "--log")?.ok_or_else(|| format!("decode needs --log FILE\n{USAGE}"))?;
     let emit_errors = args.iter().any(|a| a == "--emit-errors");
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = std::io::BufWriter::new(QuietPipe(stdout.lock()));
     let summary = vbus_can::decode_log(&dbc, &log, emit_errors, &mut out)?;
     std::io::Write::flush(&mut out).map_err(|e| e.to_string())?;
     eprintln!("{}", serde_json::to_string(&summary).unwrap_or_default());
@@ -84,4 +84,23 @@ fn daemon(args: &[String]) -> Result<(), String> {
         }
         Ok(())
     })
+}
+
+/// Standard output that ends the program quietly when the reader goes away (`... | head`), as
+/// Unix filters do, instead of reporting a broken pipe.
+struct QuietPipe<W>(W);
+
+impl<W: std::io::Write> std::io::Write for QuietPipe<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf).inspect_err(exit_on_broken_pipe)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush().inspect_err(exit_on_broken_pipe)
+    }
+}
+
+fn exit_on_broken_pipe(e: &std::io::Error) {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
 }
