@@ -474,6 +474,14 @@ impl Config {
         let bfbs_dir = staging.join("bfbs");
         let mut args: Vec<OsString> =
             ["-b", "--schema", "--bfbs-comments", "--bfbs-builtins"].iter().map(OsString::from).collect();
+        // The `.bfbs` records each type's declaring file relative to this root (by default the
+        // first input's directory, our staging dir in OUT_DIR, which would make the schema bytes
+        // depend on where the checkout and target dir live). Relative to the first include
+        // directory they are the same on every machine: reproducible schemas.
+        if let Some(root) = inc_dirs.first() {
+            args.push("--bfbs-filenames".into());
+            args.push(root.clone().into_os_string());
+        }
         args.extend(common.iter().cloned());
         args.extend(["-o".into(), bfbs_dir.clone().into_os_string(), umbrella_file.clone().into_os_string()]);
         flatc::run(&flatc, &args)?;

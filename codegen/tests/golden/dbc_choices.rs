@@ -297,7 +297,7 @@ impl ::vbus::Message for FooMsg {
     type View<'a> = self::foo_generated::Foo<'a>;
     const TYPE_NAME: &'static str = "can.body.Foo";
     const TYPE_HASH: u64 = 0x06a88fd40d36b109;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(0).1.split_at(1296).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(0).1.split_at(1280).0;
 }
 impl ::vbus::Pack<FooMsg> for self::foo_generated::FooT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::foo_generated::Foo<'b>> {

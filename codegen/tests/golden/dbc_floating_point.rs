@@ -339,7 +339,7 @@ impl ::vbus::Message for Message1Msg {
     type View<'a> = self::message_1_generated::Message1<'a>;
     const TYPE_NAME: &'static str = "can.fp.Message1";
     const TYPE_HASH: u64 = 0x9fff58069dec34a9;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(0).1.split_at(504).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(0).1.split_at(500).0;
 }
 impl ::vbus::Pack<Message1Msg> for self::message_1_generated::Message1T {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::message_1_generated::Message1<'b>> {
@@ -369,7 +369,7 @@ impl ::vbus::Message for Message2Msg {
     type View<'a> = self::message_2_generated::Message2<'a>;
     const TYPE_NAME: &'static str = "can.fp.Message2";
     const TYPE_HASH: u64 = 0x082361c5a5033d52;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(504).1.split_at(648).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(500).1.split_at(644).0;
 }
 impl ::vbus::Pack<Message2Msg> for self::message_2_generated::Message2T {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::message_2_generated::Message2<'b>> {

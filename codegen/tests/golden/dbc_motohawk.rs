@@ -322,7 +322,7 @@ impl ::vbus::Message for ExampleMessageMsg {
     type View<'a> = self::example_message_generated::ExampleMessage<'a>;
     const TYPE_NAME: &'static str = "can.motohawk.ExampleMessage";
     const TYPE_HASH: u64 = 0x8a144141cd1690ce;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(0).1.split_at(1736).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(0).1.split_at(1720).0;
 }
 impl ::vbus::Pack<ExampleMessageMsg> for self::example_message_generated::ExampleMessageT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::example_message_generated::ExampleMessage<'b>> {

@@ -957,7 +957,7 @@ impl ::vbus::Message for ExtendedMsg {
     type View<'a> = self::extended_generated::Extended<'a>;
     const TYPE_NAME: &'static str = "can.mux.Extended";
     const TYPE_HASH: u64 = 0x65521f9c059c52a1;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(0).1.split_at(2096).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(0).1.split_at(2088).0;
 }
 impl ::vbus::Pack<ExtendedMsg> for self::extended_generated::ExtendedT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::extended_generated::Extended<'b>> {
@@ -987,7 +987,7 @@ impl ::vbus::Message for ExtendedTypesMsg {
     type View<'a> = self::extended_types_generated::ExtendedTypes<'a>;
     const TYPE_NAME: &'static str = "can.mux.ExtendedTypes";
     const TYPE_HASH: u64 = 0x54b2fbd61c26da84;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(2096).1.split_at(1640).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(2088).1.split_at(1632).0;
 }
 impl ::vbus::Pack<ExtendedTypesMsg> for self::extended_types_generated::ExtendedTypesT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::extended_types_generated::ExtendedTypes<'b>> {
@@ -1017,7 +1017,7 @@ impl ::vbus::Message for NormalMsg {
     type View<'a> = self::normal_generated::Normal<'a>;
     const TYPE_NAME: &'static str = "can.mux.Normal";
     const TYPE_HASH: u64 = 0x2cdd7117870309e9;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(3736).1.split_at(944).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(3720).1.split_at(936).0;
 }
 impl ::vbus::Pack<NormalMsg> for self::normal_generated::NormalT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::normal_generated::Normal<'b>> {
@@ -1047,7 +1047,7 @@ impl ::vbus::Message for SharedMsg {
     type View<'a> = self::shared_generated::Shared<'a>;
     const TYPE_NAME: &'static str = "can.mux.Shared";
     const TYPE_HASH: u64 = 0x7a9e30bfef31399b;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(4680).1.split_at(960).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(4656).1.split_at(952).0;
 }
 impl ::vbus::Pack<SharedMsg> for self::shared_generated::SharedT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::shared_generated::Shared<'b>> {

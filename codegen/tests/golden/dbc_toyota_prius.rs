@@ -6327,7 +6327,7 @@ impl ::vbus::Message for AccControlMsg {
     type View<'a> = self::acc_control_generated::AccControl<'a>;
     const TYPE_NAME: &'static str = "can.pt.AccControl";
     const TYPE_HASH: u64 = 0xd8d46d6b9d623d43;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(0).1.split_at(688).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(0).1.split_at(680).0;
 }
 impl ::vbus::Pack<AccControlMsg> for self::acc_control_generated::AccControlT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::acc_control_generated::AccControl<'b>> {
@@ -6357,7 +6357,7 @@ impl ::vbus::Message for AccelerometerMsg {
     type View<'a> = self::accelerometer_generated::Accelerometer<'a>;
     const TYPE_NAME: &'static str = "can.pt.Accelerometer";
     const TYPE_HASH: u64 = 0xcf6e2a499b47dcc5;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(688).1.split_at(984).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(680).1.split_at(976).0;
 }
 impl ::vbus::Pack<AccelerometerMsg> for self::accelerometer_generated::AccelerometerT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::accelerometer_generated::Accelerometer<'b>> {
@@ -6387,7 +6387,7 @@ impl ::vbus::Message for BrakeMsg {
     type View<'a> = self::brake_generated::Brake<'a>;
     const TYPE_NAME: &'static str = "can.pt.Brake";
     const TYPE_HASH: u64 = 0x4da9cf039bb9e719;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(1672).1.split_at(912).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(1656).1.split_at(904).0;
 }
 impl ::vbus::Pack<BrakeMsg> for self::brake_generated::BrakeT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::brake_generated::Brake<'b>> {
@@ -6417,7 +6417,7 @@ impl ::vbus::Message for BrakeModuleMsg {
     type View<'a> = self::brake_module_generated::BrakeModule<'a>;
     const TYPE_NAME: &'static str = "can.pt.BrakeModule";
     const TYPE_HASH: u64 = 0x34fc8226c54c67c4;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(2584).1.split_at(1296).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(2560).1.split_at(1288).0;
 }
 impl ::vbus::Pack<BrakeModuleMsg> for self::brake_module_generated::BrakeModuleT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::brake_module_generated::BrakeModule<'b>> {
@@ -6447,7 +6447,7 @@ impl ::vbus::Message for BrakeModule2Msg {
     type View<'a> = self::brake_module_2_generated::BrakeModule2<'a>;
     const TYPE_NAME: &'static str = "can.pt.BrakeModule2";
     const TYPE_HASH: u64 = 0x97ee56aa570065ca;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(3880).1.split_at(652).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(3848).1.split_at(644).0;
 }
 impl ::vbus::Pack<BrakeModule2Msg> for self::brake_module_2_generated::BrakeModule2T {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::brake_module_2_generated::BrakeModule2<'b>> {
@@ -6477,7 +6477,7 @@ impl ::vbus::Message for EpsStatusMsg {
     type View<'a> = self::eps_status_generated::EpsStatus<'a>;
     const TYPE_NAME: &'static str = "can.pt.EpsStatus";
     const TYPE_HASH: u64 = 0xdad7fbcfbfe70c76;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(4532).1.split_at(1968).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(4492).1.split_at(1944).0;
 }
 impl ::vbus::Pack<EpsStatusMsg> for self::eps_status_generated::EpsStatusT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::eps_status_generated::EpsStatus<'b>> {
@@ -6507,7 +6507,7 @@ impl ::vbus::Message for EspControlMsg {
     type View<'a> = self::esp_control_generated::EspControl<'a>;
     const TYPE_NAME: &'static str = "can.pt.EspControl";
     const TYPE_HASH: u64 = 0xf0fbb46bd9b847d7;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(6500).1.split_at(616).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(6436).1.split_at(608).0;
 }
 impl ::vbus::Pack<EspControlMsg> for self::esp_control_generated::EspControlT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::esp_control_generated::EspControl<'b>> {
@@ -6537,7 +6537,7 @@ impl ::vbus::Message for GasPedalMsg {
     type View<'a> = self::gas_pedal_generated::GasPedal<'a>;
     const TYPE_NAME: &'static str = "can.pt.GasPedal";
     const TYPE_HASH: u64 = 0x0329c727188813c7;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(7116).1.split_at(672).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(7044).1.split_at(664).0;
 }
 impl ::vbus::Pack<GasPedalMsg> for self::gas_pedal_generated::GasPedalT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::gas_pedal_generated::GasPedal<'b>> {
@@ -6567,7 +6567,7 @@ impl ::vbus::Message for GearPacketMsg {
     type View<'a> = self::gear_packet_generated::GearPacket<'a>;
     const TYPE_NAME: &'static str = "can.pt.GearPacket";
     const TYPE_HASH: u64 = 0x09189dcdfa62da4e;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(7788).1.split_at(1952).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(7708).1.split_at(1936).0;
 }
 impl ::vbus::Pack<GearPacketMsg> for self::gear_packet_generated::GearPacketT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::gear_packet_generated::GearPacket<'b>> {
@@ -6597,7 +6597,7 @@ impl ::vbus::Message for KinematicsMsg {
     type View<'a> = self::kinematics_generated::Kinematics<'a>;
     const TYPE_NAME: &'static str = "can.pt.Kinematics";
     const TYPE_HASH: u64 = 0x7926c43eb0f7a985;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(9740).1.split_at(1356).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(9644).1.split_at(1348).0;
 }
 impl ::vbus::Pack<KinematicsMsg> for self::kinematics_generated::KinematicsT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::kinematics_generated::Kinematics<'b>> {
@@ -6627,7 +6627,7 @@ impl ::vbus::Message for LeadInfoMsg {
     type View<'a> = self::lead_info_generated::LeadInfo<'a>;
     const TYPE_NAME: &'static str = "can.pt.LeadInfo";
     const TYPE_HASH: u64 = 0x1542d5be46e7a430;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(11096).1.split_at(1284).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(10992).1.split_at(1276).0;
 }
 impl ::vbus::Pack<LeadInfoMsg> for self::lead_info_generated::LeadInfoT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::lead_info_generated::LeadInfo<'b>> {
@@ -6657,7 +6657,7 @@ impl ::vbus::Message for LkasHudMsg {
     type View<'a> = self::lkas_hud_generated::LkasHud<'a>;
     const TYPE_NAME: &'static str = "can.pt.LkasHud";
     const TYPE_HASH: u64 = 0x638ba3f048f34fe0;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(12380).1.split_at(3816).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(12268).1.split_at(3784).0;
 }
 impl ::vbus::Pack<LkasHudMsg> for self::lkas_hud_generated::LkasHudT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::lkas_hud_generated::LkasHud<'b>> {
@@ -6687,7 +6687,7 @@ impl ::vbus::Message for PcmCruiseMsg {
     type View<'a> = self::pcm_cruise_generated::PcmCruise<'a>;
     const TYPE_NAME: &'static str = "can.pt.PcmCruise";
     const TYPE_HASH: u64 = 0xb8497edc8780ead2;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(16196).1.split_at(2472).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(16052).1.split_at(2456).0;
 }
 impl ::vbus::Pack<PcmCruiseMsg> for self::pcm_cruise_generated::PcmCruiseT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::pcm_cruise_generated::PcmCruise<'b>> {
@@ -6717,7 +6717,7 @@ impl ::vbus::Message for PcmCruise2Msg {
     type View<'a> = self::pcm_cruise_2_generated::PcmCruise2<'a>;
     const TYPE_NAME: &'static str = "can.pt.PcmCruise2";
     const TYPE_HASH: u64 = 0xc0bf0fd9b2ade0e0;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(18668).1.split_at(2104).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(18508).1.split_at(2088).0;
 }
 impl ::vbus::Pack<PcmCruise2Msg> for self::pcm_cruise_2_generated::PcmCruise2T {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::pcm_cruise_2_generated::PcmCruise2<'b>> {
@@ -6747,7 +6747,7 @@ impl ::vbus::Message for PcmCruiseSmMsg {
     type View<'a> = self::pcm_cruise_sm_generated::PcmCruiseSm<'a>;
     const TYPE_NAME: &'static str = "can.pt.PcmCruiseSm";
     const TYPE_HASH: u64 = 0x2f2a419438c8c593;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(20772).1.split_at(1880).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(20596).1.split_at(1864).0;
 }
 impl ::vbus::Pack<PcmCruiseSmMsg> for self::pcm_cruise_sm_generated::PcmCruiseSmT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::pcm_cruise_sm_generated::PcmCruiseSm<'b>> {
@@ -6777,7 +6777,7 @@ impl ::vbus::Message for PowertrainMsg {
     type View<'a> = self::powertrain_generated::Powertrain<'a>;
     const TYPE_NAME: &'static str = "can.pt.Powertrain";
     const TYPE_HASH: u64 = 0x41565037c442c4c3;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(22652).1.split_at(972).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(22460).1.split_at(964).0;
 }
 impl ::vbus::Pack<PowertrainMsg> for self::powertrain_generated::PowertrainT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::powertrain_generated::Powertrain<'b>> {
@@ -6807,7 +6807,7 @@ impl ::vbus::Message for PreCollisionMsg {
     type View<'a> = self::pre_collision_generated::PreCollision<'a>;
     const TYPE_NAME: &'static str = "can.pt.PreCollision";
     const TYPE_HASH: u64 = 0x286f2f0acff1551a;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(23624).1.split_at(348).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(23424).1.split_at(340).0;
 }
 impl ::vbus::Pack<PreCollisionMsg> for self::pre_collision_generated::PreCollisionT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::pre_collision_generated::PreCollision<'b>> {
@@ -6837,7 +6837,7 @@ impl ::vbus::Message for SeatsDoorsMsg {
     type View<'a> = self::seats_doors_generated::SeatsDoors<'a>;
     const TYPE_NAME: &'static str = "can.pt.SeatsDoors";
     const TYPE_HASH: u64 = 0xf89138cacbf521f9;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(23972).1.split_at(1616).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(23764).1.split_at(1608).0;
 }
 impl ::vbus::Pack<SeatsDoorsMsg> for self::seats_doors_generated::SeatsDoorsT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::seats_doors_generated::SeatsDoors<'b>> {
@@ -6867,7 +6867,7 @@ impl ::vbus::Message for SpeedMsg {
     type View<'a> = self::speed_generated::Speed<'a>;
     const TYPE_NAME: &'static str = "can.pt.Speed";
     const TYPE_HASH: u64 = 0x3c923419c1333af0;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(25588).1.split_at(1188).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(25372).1.split_at(1180).0;
 }
 impl ::vbus::Pack<SpeedMsg> for self::speed_generated::SpeedT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::speed_generated::Speed<'b>> {
@@ -6897,7 +6897,7 @@ impl ::vbus::Message for SteerAngleSensorMsg {
     type View<'a> = self::steer_angle_sensor_generated::SteerAngleSensor<'a>;
     const TYPE_NAME: &'static str = "can.pt.SteerAngleSensor";
     const TYPE_HASH: u64 = 0x374c7245d74f09cc;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(26776).1.split_at(1488).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(26552).1.split_at(1480).0;
 }
 impl ::vbus::Pack<SteerAngleSensorMsg> for self::steer_angle_sensor_generated::SteerAngleSensorT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::steer_angle_sensor_generated::SteerAngleSensor<'b>> {
@@ -6927,7 +6927,7 @@ impl ::vbus::Message for SteerTorqueSensorMsg {
     type View<'a> = self::steer_torque_sensor_generated::SteerTorqueSensor<'a>;
     const TYPE_NAME: &'static str = "can.pt.SteerTorqueSensor";
     const TYPE_HASH: u64 = 0x3aefe4735c236979;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(28264).1.split_at(1584).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(28032).1.split_at(1576).0;
 }
 impl ::vbus::Pack<SteerTorqueSensorMsg> for self::steer_torque_sensor_generated::SteerTorqueSensorT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::steer_torque_sensor_generated::SteerTorqueSensor<'b>> {
@@ -6957,7 +6957,7 @@ impl ::vbus::Message for SteeringIpasMsg {
     type View<'a> = self::steering_ipas_generated::SteeringIpas<'a>;
     const TYPE_NAME: &'static str = "can.pt.SteeringIpas";
     const TYPE_HASH: u64 = 0x2d82c84765136c29;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(29848).1.split_at(2880).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(29608).1.split_at(2856).0;
 }
 impl ::vbus::Pack<SteeringIpasMsg> for self::steering_ipas_generated::SteeringIpasT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::steering_ipas_generated::SteeringIpas<'b>> {
@@ -6987,7 +6987,7 @@ impl ::vbus::Message for SteeringLeversMsg {
     type View<'a> = self::steering_levers_generated::SteeringLevers<'a>;
     const TYPE_NAME: &'static str = "can.pt.SteeringLevers";
     const TYPE_HASH: u64 = 0x0cd80bb79ae63747;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(32728).1.split_at(1128).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(32464).1.split_at(1112).0;
 }
 impl ::vbus::Pack<SteeringLeversMsg> for self::steering_levers_generated::SteeringLeversT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::steering_levers_generated::SteeringLevers<'b>> {
@@ -7017,7 +7017,7 @@ impl ::vbus::Message for SteeringLkaMsg {
     type View<'a> = self::steering_lka_generated::SteeringLka<'a>;
     const TYPE_NAME: &'static str = "can.pt.SteeringLka";
     const TYPE_HASH: u64 = 0x4f95916f35640465;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(33856).1.split_at(1904).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(33576).1.split_at(1896).0;
 }
 impl ::vbus::Pack<SteeringLkaMsg> for self::steering_lka_generated::SteeringLkaT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::steering_lka_generated::SteeringLka<'b>> {
@@ -7047,7 +7047,7 @@ impl ::vbus::Message for UiSeetingMsg {
     type View<'a> = self::ui_seeting_generated::UiSeeting<'a>;
     const TYPE_NAME: &'static str = "can.pt.UiSeeting";
     const TYPE_HASH: u64 = 0x152db79d22163818;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(35760).1.split_at(1024).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(35472).1.split_at(1008).0;
 }
 impl ::vbus::Pack<UiSeetingMsg> for self::ui_seeting_generated::UiSeetingT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::ui_seeting_generated::UiSeeting<'b>> {
@@ -7077,7 +7077,7 @@ impl ::vbus::Message for WheelSpeedsMsg {
     type View<'a> = self::wheel_speeds_generated::WheelSpeeds<'a>;
     const TYPE_NAME: &'static str = "can.pt.WheelSpeeds";
     const TYPE_HASH: u64 = 0x34788c5b3afc45d0;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(36784).1.split_at(1676).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(36480).1.split_at(1668).0;
 }
 impl ::vbus::Pack<WheelSpeedsMsg> for self::wheel_speeds_generated::WheelSpeedsT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::wheel_speeds_generated::WheelSpeeds<'b>> {

@@ -536,7 +536,7 @@ impl ::vbus::Message for DoorStateMsg {
     type View<'a> = self::door_state_generated::DoorState<'a>;
     const TYPE_NAME: &'static str = "vehicle.body.DoorState";
     const TYPE_HASH: u64 = 0x57f19c394a3f9870;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(0).1.split_at(888).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(0).1.split_at(800).0;
 }
 impl ::vbus::Pack<DoorStateMsg> for self::door_state_generated::DoorStateT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::door_state_generated::DoorState<'b>> {
@@ -566,7 +566,7 @@ impl ::vbus::Message for LockReplyMsg {
     type View<'a> = self::lock_reply_generated::LockReply<'a>;
     const TYPE_NAME: &'static str = "vehicle.body.LockReply";
     const TYPE_HASH: u64 = 0xdc69b7129d317e77;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(888).1.split_at(392).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(800).1.split_at(344).0;
 }
 impl ::vbus::Pack<LockReplyMsg> for self::lock_reply_generated::LockReplyT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::lock_reply_generated::LockReply<'b>> {
@@ -586,7 +586,7 @@ impl ::vbus::Message for LockRequestMsg {
     type View<'a> = self::lock_request_generated::LockRequest<'a>;
     const TYPE_NAME: &'static str = "vehicle.body.LockRequest";
     const TYPE_HASH: u64 = 0x8f44089dc5b8ce8c;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(1280).1.split_at(624).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(1144).1.split_at(576).0;
 }
 impl ::vbus::Pack<LockRequestMsg> for self::lock_request_generated::LockRequestT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::lock_request_generated::LockRequest<'b>> {
@@ -1700,7 +1700,7 @@ impl ::vbus::Message for DiagnosticMsg {
     type View<'a> = self::diagnostic_generated::Diagnostic<'a>;
     const TYPE_NAME: &'static str = "vehicle.chassis.Diagnostic";
     const TYPE_HASH: u64 = 0xe606492142adb4ec;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(1904).1.split_at(1840).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(1720).1.split_at(1656).0;
 }
 impl ::vbus::Pack<DiagnosticMsg> for self::diagnostic_generated::DiagnosticT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::diagnostic_generated::Diagnostic<'b>> {
@@ -1730,7 +1730,7 @@ impl ::vbus::Message for VehicleSpeedMsg {
     type View<'a> = self::vehicle_speed_generated::VehicleSpeed<'a>;
     const TYPE_NAME: &'static str = "vehicle.chassis.VehicleSpeed";
     const TYPE_HASH: u64 = 0x299242a4af5aafad;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(3744).1.split_at(2216).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(3376).1.split_at(2032).0;
 }
 impl ::vbus::Pack<VehicleSpeedMsg> for self::vehicle_speed_generated::VehicleSpeedT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::vehicle_speed_generated::VehicleSpeed<'b>> {
@@ -1760,7 +1760,7 @@ impl ::vbus::Message for WheelSpeedsMsg {
     type View<'a> = self::wheel_speeds_generated::WheelSpeeds<'a>;
     const TYPE_NAME: &'static str = "vehicle.chassis.WheelSpeeds";
     const TYPE_HASH: u64 = 0x6eb3fe697681ba04;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(5960).1.split_at(1808).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(5408).1.split_at(1664).0;
 }
 impl ::vbus::Pack<WheelSpeedsMsg> for self::wheel_speeds_generated::WheelSpeedsT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::wheel_speeds_generated::WheelSpeeds<'b>> {

@@ -310,7 +310,7 @@ impl ::vbus::Message for ActiveAutonomyLevelMsg {
     type View<'a> = self::active_autonomy_level_generated::ActiveAutonomyLevel<'a>;
     const TYPE_NAME: &'static str = "vss.Vehicle.ADAS.ActiveAutonomyLevel";
     const TYPE_HASH: u64 = 0xffcf3feb0c55637b;
-    const SCHEMA: &'static [u8] = super::super::super::SCHEMAS.split_at(0).1.split_at(2256).0;
+    const SCHEMA: &'static [u8] = super::super::super::SCHEMAS.split_at(0).1.split_at(2248).0;
 }
 impl ::vbus::Pack<ActiveAutonomyLevelMsg> for self::active_autonomy_level_generated::ActiveAutonomyLevelT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::active_autonomy_level_generated::ActiveAutonomyLevel<'b>> {
@@ -495,7 +495,7 @@ impl ::vbus::Message for PanMsg {
     type View<'a> = self::pan_generated::Pan<'a>;
     const TYPE_NAME: &'static str = "vss.Vehicle.Body.Mirrors.DriverSide.Pan";
     const TYPE_HASH: u64 = 0xae0aa01a3ee8ec04;
-    const SCHEMA: &'static [u8] = super::super::super::super::super::SCHEMAS.split_at(2256).1.split_at(804).0;
+    const SCHEMA: &'static [u8] = super::super::super::super::super::SCHEMAS.split_at(2248).1.split_at(800).0;
 }
 impl ::vbus::Pack<PanMsg> for self::pan_generated::PanT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::pan_generated::Pan<'b>> {
@@ -685,7 +685,7 @@ impl ::vbus::Message for IsOpenMsg {
     type View<'a> = self::is_open_generated::IsOpen<'a>;
     const TYPE_NAME: &'static str = "vss.Vehicle.Cabin.Door.Row1.DriverSide.IsOpen";
     const TYPE_HASH: u64 = 0xe8b0009cdde620f8;
-    const SCHEMA: &'static [u8] = super::super::super::super::super::super::SCHEMAS.split_at(3060).1.split_at(548).0;
+    const SCHEMA: &'static [u8] = super::super::super::super::super::super::SCHEMAS.split_at(3048).1.split_at(544).0;
 }
 impl ::vbus::Pack<IsOpenMsg> for self::is_open_generated::IsOpenT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::is_open_generated::IsOpen<'b>> {
@@ -978,7 +978,7 @@ impl ::vbus::Message for SupportedModeMsg {
     type View<'a> = self::supported_mode_generated::SupportedMode<'a>;
     const TYPE_NAME: &'static str = "vss.Vehicle.Cabin.Infotainment.SmartphoneProjection.SupportedMode";
     const TYPE_HASH: u64 = 0xf5a41900b71ff947;
-    const SCHEMA: &'static [u8] = super::super::super::super::super::SCHEMAS.split_at(3608).1.split_at(1176).0;
+    const SCHEMA: &'static [u8] = super::super::super::super::super::SCHEMAS.split_at(3592).1.split_at(1168).0;
 }
 impl ::vbus::Pack<SupportedModeMsg> for self::supported_mode_generated::SupportedModeT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::supported_mode_generated::SupportedMode<'b>> {
@@ -1156,7 +1156,7 @@ impl ::vbus::Message for SeatPosCountMsg {
     type View<'a> = self::seat_pos_count_generated::SeatPosCount<'a>;
     const TYPE_NAME: &'static str = "vss.Vehicle.Cabin.SeatPosCount";
     const TYPE_HASH: u64 = 0x77e6e18b4bcfb69c;
-    const SCHEMA: &'static [u8] = super::super::super::SCHEMAS.split_at(4784).1.split_at(660).0;
+    const SCHEMA: &'static [u8] = super::super::super::SCHEMAS.split_at(4760).1.split_at(656).0;
 }
 impl ::vbus::Pack<SeatPosCountMsg> for self::seat_pos_count_generated::SeatPosCountT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::seat_pos_count_generated::SeatPosCount<'b>> {
@@ -1352,7 +1352,7 @@ impl ::vbus::Message for PressureMsg {
     type View<'a> = self::pressure_generated::Pressure<'a>;
     const TYPE_NAME: &'static str = "vss.Vehicle.Chassis.Axle.Row1.Wheel.Left.Tire.Pressure";
     const TYPE_HASH: u64 = 0xcd5683eccbede120;
-    const SCHEMA: &'static [u8] = super::super::super::super::super::super::super::super::SCHEMAS.split_at(5444).1.split_at(592).0;
+    const SCHEMA: &'static [u8] = super::super::super::super::super::super::super::super::SCHEMAS.split_at(5416).1.split_at(588).0;
 }
 impl ::vbus::Pack<PressureMsg> for self::pressure_generated::PressureT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::pressure_generated::Pressure<'b>> {
@@ -1533,7 +1533,7 @@ impl ::vbus::Message for LatitudeMsg {
     type View<'a> = self::latitude_generated::Latitude<'a>;
     const TYPE_NAME: &'static str = "vss.Vehicle.CurrentLocation.Latitude";
     const TYPE_HASH: u64 = 0x5de4e84c6a7f4abb;
-    const SCHEMA: &'static [u8] = super::super::super::SCHEMAS.split_at(6036).1.split_at(732).0;
+    const SCHEMA: &'static [u8] = super::super::super::SCHEMAS.split_at(6004).1.split_at(728).0;
 }
 impl ::vbus::Pack<LatitudeMsg> for self::latitude_generated::LatitudeT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::latitude_generated::Latitude<'b>> {
@@ -1717,7 +1717,7 @@ impl ::vbus::Message for CurrentMsg {
     type View<'a> = self::current_generated::Current<'a>;
     const TYPE_NAME: &'static str = "vss.Vehicle.Powertrain.TractionBattery.StateOfCharge.Current";
     const TYPE_HASH: u64 = 0x9c71f3879eda82d3;
-    const SCHEMA: &'static [u8] = super::super::super::super::super::SCHEMAS.split_at(6768).1.split_at(848).0;
+    const SCHEMA: &'static [u8] = super::super::super::super::super::SCHEMAS.split_at(6732).1.split_at(844).0;
 }
 impl ::vbus::Pack<CurrentMsg> for self::current_generated::CurrentT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::current_generated::Current<'b>> {
@@ -2009,7 +2009,7 @@ impl ::vbus::Message for TypeMsg {
     type View<'a> = self::type_generated::Type<'a>;
     const TYPE_NAME: &'static str = "vss.Vehicle.Powertrain.Transmission.Type";
     const TYPE_HASH: u64 = 0x9a86961cea2b3bc7;
-    const SCHEMA: &'static [u8] = super::super::super::super::SCHEMAS.split_at(7616).1.split_at(1104).0;
+    const SCHEMA: &'static [u8] = super::super::super::super::SCHEMAS.split_at(7576).1.split_at(1096).0;
 }
 impl ::vbus::Pack<TypeMsg> for self::type_generated::TypeT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::type_generated::Type<'b>> {
@@ -2191,7 +2191,7 @@ impl ::vbus::Message for VINMsg {
     type View<'a> = self::vin_generated::VIN<'a>;
     const TYPE_NAME: &'static str = "vss.Vehicle.VehicleIdentification.VIN";
     const TYPE_HASH: u64 = 0x993f0dca80c54af5;
-    const SCHEMA: &'static [u8] = super::super::super::SCHEMAS.split_at(9188).1.split_at(668).0;
+    const SCHEMA: &'static [u8] = super::super::super::SCHEMAS.split_at(9136).1.split_at(664).0;
 }
 impl ::vbus::Pack<VINMsg> for self::vin_generated::VINT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::vin_generated::VIN<'b>> {
@@ -2363,7 +2363,7 @@ impl ::vbus::Message for SpeedMsg {
     type View<'a> = self::speed_generated::Speed<'a>;
     const TYPE_NAME: &'static str = "vss.Vehicle.Speed";
     const TYPE_HASH: u64 = 0xe9854e260b67ec65;
-    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(8720).1.split_at(468).0;
+    const SCHEMA: &'static [u8] = super::super::SCHEMAS.split_at(8672).1.split_at(464).0;
 }
 impl ::vbus::Pack<SpeedMsg> for self::speed_generated::SpeedT {
     fn pack<'b>(&self, fbb: &mut ::vbus::flatbuffers::FlatBufferBuilder<'b>) -> ::vbus::flatbuffers::WIPOffset<self::speed_generated::Speed<'b>> {
