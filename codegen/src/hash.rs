@@ -39,109 +39,17 @@
 //! Example: `namespace a; table T { x: int; s: [string]; }` has the canonical form
 //! `table a.T{0:x:int32;1:s:[string];}`.
 
-use std::collections::HashSet;
-use std::fmt::Write;
+//!
+//! The implementation is vbus-reflect's ([`vbus_reflect::Schema::type_hash`],
+//! [`vbus_reflect::Schema::canonical_form`]): the same code computes the hash in generated types
+//! and in tools that only have a `.bfbs` (the CLI, the bridges), so the two cannot drift.
 
-use crate::schema::{Base, Object, Schema, Type};
+pub use vbus_reflect::fnv1a64;
 
-/// FNV-1a 64 of `bytes`.
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
-
-/// The canonical form of object `obj` (see the module docs).
-pub fn canonical(schema: &Schema, obj: &Object) -> String {
-    let mut w = Writer { schema, seen: HashSet::new(), out: String::new() };
-    w.object(obj);
-    w.out
-}
-
-/// The type hash of object `obj`: `fnv1a64(canonical(obj))`.
-pub fn type_hash(schema: &Schema, obj: &Object) -> u64 {
-    fnv1a64(canonical(schema, obj).as_bytes())
-}
-
-struct Writer<'s> {
-    schema: &'s Schema,
-    seen: HashSet<String>,
-    out: String,
-}
-
-impl Writer<'_> {
-    fn object(&mut self, obj: &Object) {
-        if !self.seen.insert(obj.name.clone()) {
-            let _ = write!(self.out, "@{}", obj.name);
-            return;
-        }
-        let kw = if obj.is_struct { "struct" } else { "table" };
-        let _ = write!(self.out, "{kw} {}{{", obj.name);
-        for f in &obj.fields {
-            let _ = write!(self.out, "{}:{}:", f.id, f.name);
-            self.ty(f.ty.base, f.ty);
-            self.out.push(';');
-        }
-        self.out.push('}');
-    }
-
-    fn enum_def(&mut self, index: i32) {
-        let Some(e) = usize::try_from(index).ok().and_then(|i| self.schema.enums.get(i)) else {
-            self.out.push('?');
-            return;
-        };
-        if !self.seen.insert(e.name.clone()) {
-            let _ = write!(self.out, "@{}", e.name);
-            return;
-        }
-        if e.is_union {
-            let _ = write!(self.out, "union {}{{", e.name);
-            for v in &e.values {
-                if v.value == 0 {
-                    continue;
-                }
-                let _ = write!(self.out, "{}={}:", v.name, v.value);
-                if let Some(t) = v.union_type {
-                    self.ty(t.base, t);
-                }
-                self.out.push(';');
-            }
-        } else {
-            let _ = write!(self.out, "enum {}:{}{{", e.name, e.underlying.base.canonical());
-            for v in &e.values {
-                let _ = write!(self.out, "{}={};", v.name, v.value);
-            }
-        }
-        self.out.push('}');
-    }
-
-    /// Write type `base` (the field's base type, or the element type of a vector/array, in
-    /// which case `t` carries the index).
-    fn ty(&mut self, base: Base, t: Type) {
-        match base {
-            Base::Vector | Base::Vector64 => {
-                self.out.push('[');
-                self.ty(t.element, t);
-                self.out.push(']');
-            }
-            Base::Array => {
-                self.out.push('[');
-                self.ty(t.element, t);
-                let _ = write!(self.out, ":{}]", t.fixed_length);
-            }
-            Base::Obj => match usize::try_from(t.index).ok().and_then(|i| self.schema.objects.get(i)) {
-                Some(o) => self.object(o),
-                None => self.out.push('?'),
-            },
-            Base::Union => self.enum_def(t.index),
-            Base::UType => self.out.push_str("utype"),
-            b if b.is_scalar() && t.index >= 0 => self.enum_def(t.index),
-            b => self.out.push_str(b.canonical()),
-        }
-    }
+/// The type hash of table or struct `name` in the compiled schema `bfbs` (`None` if the schema
+/// has no such type or does not parse).
+pub fn type_hash(bfbs: &[u8], name: &str) -> Option<u64> {
+    vbus_reflect::Schema::from_bfbs(bfbs).ok()?.type_hash(name)
 }
 
 #[cfg(test)]

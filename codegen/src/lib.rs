@@ -515,12 +515,13 @@ impl Config {
         let bfbs_file = format!("{name}.bfbs");
         let schemas_file = format!("{name}.schemas");
         let unit = rust_out::Unit {
-            schema: &schema,
             topics: &topics,
             services: &resolved,
             vbus: &self.vbus_path,
             bfbs_file: &bfbs_file,
             bfbs: &bfbs,
+            reflect: &vbus_reflect::Schema::from_bfbs(&bfbs)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("vbus-codegen: {e}")))?,
             schemas_file: &schemas_file,
             inputs,
         };

@@ -9,7 +9,6 @@ use std::path::Path;
 use crate::attrs::{PRIORITIES, ServiceSpec, TopicSpec};
 use crate::hash;
 use crate::naming;
-use crate::schema::Schema;
 
 /// Lints allowed on flatc's code (it predates edition 2024 and is not clippy-clean).
 const ALLOW_FLATC: &str = "#[allow(unused_imports, dead_code, non_camel_case_types, non_snake_case, \
@@ -80,7 +79,6 @@ fn bad(msg: &str) -> io::Error {
 
 /// What the Rust assembly needs.
 pub(crate) struct Unit<'a> {
-    pub schema: &'a Schema,
     pub topics: &'a [TopicSpec],
     /// Services with the reply resolved to a fully qualified name.
     pub services: &'a [(ServiceSpec, String)],
@@ -90,6 +88,8 @@ pub(crate) struct Unit<'a> {
     pub bfbs_file: &'a str,
     /// The `.bfbs` itself, cut into one schema per message.
     pub bfbs: &'a [u8],
+    /// The same, as vbus-reflect reads it (type hashes).
+    pub reflect: &'a vbus_reflect::Schema,
     /// File name of the per-message schemas next to the generated `.rs`.
     pub schemas_file: &'a str,
     /// Inputs, for the header comment.
@@ -398,14 +398,13 @@ impl Unit<'_> {
         (off, len): (usize, usize),
     ) -> io::Result<String> {
         let vbus = self.vbus;
-        let obj = self.schema.object(&m.fqn).ok_or_else(|| {
-            io::Error::other(format!("vbus-codegen: table `{}` not in the compiled schema", m.fqn))
-        })?;
         let (_, name) = split_fqn(&m.fqn);
         let ty_short = naming::flatc_type_name(name);
         let ty = format!("self::{file}::{ty_short}");
         let marker = marker_name(name);
-        let canonical = hash::canonical(self.schema, obj);
+        let canonical = self.reflect.canonical_form(&m.fqn).ok_or_else(|| {
+            io::Error::other(format!("vbus-codegen: table `{}` not in the compiled schema", m.fqn))
+        })?;
         let hash = hash::fnv1a64(canonical.as_bytes());
         let mut s = String::new();
         let _ = writeln!(s);

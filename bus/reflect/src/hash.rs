@@ -1,6 +1,6 @@
 //! vbus' type hash (`Message::TYPE_HASH`), recomputed from a schema.
 //!
-//! The algorithm is specified in vbus-codegen's `hash` module: FNV-1a 64 over a canonical text
+//! The algorithm is specified in vbus-codegen's `hash` module (which uses this code): FNV-1a 64 over a canonical text
 //! form of the table (names, field ids and types; no comments, defaults or attributes). Tools
 //! need it to publish or call a type that no node serves a hash for (a service request). The
 //! tests compare it with the constants codegen compiled into real generated types.
