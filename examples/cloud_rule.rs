@@ -31,19 +31,15 @@
 //! `bridges/cloud/FORMAT.md`). Exits 0 when exactly samples 1, 4, 6 and 8 were uploaded, with
 //! their rule, priority, publisher and values; non-zero otherwise (or after a 20 s watchdog).
 
-use std::{error::Error, path::PathBuf, time::Duration};
+use std::time::Duration;
+use vbus_examples::support::{Result, TempDir, init_logging, two_nodes, within};
 
-use vbus::{Message, Node, NodeConfig};
+use vbus::Message;
 use vbus_cloud::{Bridge, format::decode_batch};
 use vbus_examples::{
     demo::vehicle::{VehicleSpeed, VehicleSpeedMsg, VehicleSpeedT},
     topics,
 };
-
-type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
-
-/// Longest wait for any one thing (a watchdog, not a speed assertion).
-const WAIT: Duration = Duration::from_secs(20);
 
 const SPEEDS: [f32; 8] = [50.0, 50.4, 50.9, 52.0, 52.5, 49.0, 49.8, 60.0];
 /// The sequence numbers the rule selects (see the table above).
@@ -51,15 +47,9 @@ const SELECTED: [u64; 4] = [1, 4, 6, 8];
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    // Logs on stderr, warnings and up unless RUST_LOG says otherwise.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging();
     let tmp = TempDir::new("cloud")?;
-    let (chassis, cloud) = two_nodes("chassis", "cloud").await?;
+    let (chassis, cloud) = two_nodes("cloud", "chassis", "cloud").await?;
     let mut speed_tx = chassis.publisher(topics::chassis::SPEED).create()?;
 
     let config = vbus_cloud::Config::from_json5(&format!(
@@ -165,48 +155,4 @@ async fn main() -> Result<()> {
     cloud.close().await?;
     println!("cloud_rule OK: exactly the speed changes beyond the deadband were uploaded");
     Ok(())
-}
-
-/// Two peers on loopback in a domain unique to this process: `a` listens on an ephemeral port
-/// and connects nowhere, `b` connects to `a`'s actual locator. No router, no multicast.
-async fn two_nodes(a: &str, b: &str) -> Result<(Node, Node)> {
-    let domain = format!("ex-cloud-{}", std::process::id());
-    let first = Node::open(NodeConfig::from_json5(&format!(
-        "{{ name: '{a}', domain: '{domain}', listen: ['tcp/127.0.0.1:0'], connect: [] }}"
-    ))?)
-    .await?;
-    let endpoint = first
-        .locators()
-        .into_iter()
-        .find(|l| l.starts_with("tcp/127.0.0.1:"))
-        .ok_or("the first node has no loopback locator")?;
-    let second = Node::open(NodeConfig::from_json5(&format!(
-        "{{ name: '{b}', domain: '{domain}', listen: [], connect: ['{endpoint}'] }}"
-    ))?)
-    .await?;
-    Ok((first, second))
-}
-
-/// A directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> std::io::Result<Self> {
-        let p = std::env::temp_dir().join(format!("vbus-example-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&p)?;
-        Ok(Self(p))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// `fut`, or an error naming `what` after [`WAIT`].
-async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> Result<T> {
-    tokio::time::timeout(WAIT, fut)
-        .await
-        .map_err(|_| format!("timed out after {WAIT:?} waiting for {what}").into())
 }

@@ -66,19 +66,15 @@
 //! type on the same key getting `TypeMismatch` instead of data. Exits 0 when all that holds,
 //! non-zero otherwise (or after a 20 s watchdog).
 
-use std::{error::Error, time::Duration};
+use std::time::Duration;
+use vbus_examples::support::{Result, init_logging, two_nodes, within};
 
-use vbus::{Congestion, Message, Node, NodeConfig, Priority, QoS, Topic, TopicEvent};
+use vbus::{Congestion, Message, Priority, QoS, Topic, TopicEvent};
 use vbus_examples::{
     TOPIC_PUBLISHERS,
     demo::vehicle::{BatteryStateMsg, BatteryStateT, DriveModeStateMsg, VehicleSpeedMsg},
     model3, services, topics,
 };
-
-type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
-
-/// Longest wait for any one thing (a watchdog, not a speed assertion).
-const WAIT: Duration = Duration::from_secs(20);
 
 /// One line per generated topic.
 fn describe<T: Message>(topic: Topic<T>, period: Option<Duration>, publishers: &[&str]) {
@@ -106,13 +102,7 @@ fn describe<T: Message>(topic: Topic<T>, period: Option<Duration>, publishers: &
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    // Logs on stderr, warnings and up unless RUST_LOG says otherwise.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging();
 
     println!("generated from examples/schemas/vehicle.fbs:");
     describe(topics::chassis::SPEED, VehicleSpeedMsg::PERIOD, VehicleSpeedMsg::PUBLISHERS);
@@ -162,7 +152,7 @@ async fn main() -> Result<()> {
     println!("the constants match the schema attributes");
 
     // Using it: publish and receive one battery sample; fetch the schema the publisher serves.
-    let (chassis, cockpit) = two_nodes("chassis", "cockpit").await?;
+    let (chassis, cockpit) = two_nodes("codegen", "chassis", "cockpit").await?;
     let battery_rx = cockpit.subscriber(topics::powertrain::BATTERY).create().await?;
     // Another type on the same key, as a node built from a different schema would have it.
     let wrong: Topic<VehicleSpeedMsg> = Topic::new("powertrain/battery");
@@ -241,31 +231,4 @@ async fn main() -> Result<()> {
     cockpit.close().await?;
     println!("codegen OK: generated constants, typed round trip, served schema, type-hash check");
     Ok(())
-}
-
-/// Two peers on loopback in a domain unique to this process: `a` listens on an ephemeral port
-/// and connects nowhere, `b` connects to `a`'s actual locator. No router, no multicast.
-async fn two_nodes(a: &str, b: &str) -> Result<(Node, Node)> {
-    let domain = format!("ex-codegen-{}", std::process::id());
-    let first = Node::open(NodeConfig::from_json5(&format!(
-        "{{ name: '{a}', domain: '{domain}', listen: ['tcp/127.0.0.1:0'], connect: [] }}"
-    ))?)
-    .await?;
-    let endpoint = first
-        .locators()
-        .into_iter()
-        .find(|l| l.starts_with("tcp/127.0.0.1:"))
-        .ok_or("the first node has no loopback locator")?;
-    let second = Node::open(NodeConfig::from_json5(&format!(
-        "{{ name: '{b}', domain: '{domain}', listen: [], connect: ['{endpoint}'] }}"
-    ))?)
-    .await?;
-    Ok((first, second))
-}
-
-/// `fut`, or an error naming `what` after [`WAIT`].
-async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> Result<T> {
-    tokio::time::timeout(WAIT, fut)
-        .await
-        .map_err(|_| format!("timed out after {WAIT:?} waiting for {what}").into())
 }

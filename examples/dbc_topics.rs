@@ -28,32 +28,20 @@
 //! monitoring at work, from the DBC cycle times.)
 //! Exits 0 when all that holds, non-zero otherwise (or after a 20 s watchdog per step).
 
-use std::{
-    collections::BTreeMap,
-    error::Error,
-    path::{Path, PathBuf},
-    time::Duration,
+use std::{collections::BTreeMap, error::Error, path::Path, time::Duration};
+use vbus_examples::support::{
+    Result, TempDir, domain, init_logging, listening_node, loopback_locator, within,
 };
 
-use vbus::{Node, NodeConfig, QoS, Role};
+use vbus::{Node, QoS, Role};
 use vbus_examples::model3::topics::can::model3 as can;
-
-type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
 
 /// Frames replayed from the start of the capture (it has 12137, about 22 s).
 const FRAMES: usize = 1200;
-/// Longest wait for any one thing (a watchdog, not a speed assertion).
-const WAIT: Duration = Duration::from_secs(20);
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    // Logs on stderr, warnings and up unless RUST_LOG says otherwise.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging();
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata");
     let tmp = TempDir::new("dbc")?;
     let log = tmp.0.join("model3-head.log");
@@ -64,13 +52,9 @@ async fn main() -> Result<()> {
     println!("replaying the first {} frames of the capture ({speed_frames} of them 0x257)", head.len());
 
     // The application node listens; the bridge's node will connect to it.
-    let domain = format!("ex-dbc-{}", std::process::id());
-    let app = Node::open(NodeConfig::from_json5(&format!(
-        "{{ name: 'app', domain: '{domain}', listen: ['tcp/127.0.0.1:0'], connect: [] }}"
-    ))?)
-    .await?;
-    let endpoint =
-        app.locators().into_iter().find(|l| l.starts_with("tcp/127.0.0.1:")).ok_or("no loopback locator")?;
+    let domain = domain("dbc");
+    let app = listening_node("dbc", "app").await?;
+    let endpoint = loopback_locator(&app)?;
 
     // Everything the bridge publishes, untyped; its health topic; three messages, typed (queues
     // deep enough to hold the whole replay).
@@ -232,28 +216,4 @@ async fn take<T: vbus::Message>(sub: &vbus::Subscriber<T>, n: u64) -> Result<Vec
         got.push(within(&format!("a typed sample on `{}`", sub.key()), sub.recv()).await??);
     }
     Ok(got)
-}
-
-/// A directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> std::io::Result<Self> {
-        let p = std::env::temp_dir().join(format!("vbus-example-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&p)?;
-        Ok(Self(p))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// `fut`, or an error naming `what` after [`WAIT`].
-async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> Result<T> {
-    tokio::time::timeout(WAIT, fut)
-        .await
-        .map_err(|_| format!("timed out after {WAIT:?} waiting for {what}").into())
 }

@@ -23,13 +23,12 @@
 //! otherwise (or after a 20 s watchdog per step).
 
 use std::{
-    error::Error,
     sync::Arc,
     time::{Duration, Instant},
 };
+use vbus_examples::support::{Result, WAIT, init_logging, two_nodes, within};
 
 use serde_json::{Value, json};
-use vbus::{Node, NodeConfig};
 use vbus_dds::vbus_reflect::Schema;
 use vbus_dds::{
     bridge::{Bridge, BridgeConfig, Direction, LOOPBACK_CONFIG, TopicConfig},
@@ -41,10 +40,6 @@ use vbus_dds::{
     },
 };
 
-type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
-
-/// Longest wait for any one thing (a watchdog, not a speed assertion).
-const WAIT: Duration = Duration::from_secs(20);
 const TYPE: &str = "demo.dds.Status";
 
 /// The value `app` publishes as sample `id`.
@@ -74,15 +69,9 @@ fn dds_status(id: u32) -> Value {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    // Logs on stderr, warnings and up unless RUST_LOG says otherwise.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging();
     let pid = std::process::id();
-    let (app, bridge_node) = two_nodes("app", "dds-bridge").await?;
+    let (app, bridge_node) = two_nodes("dds", "app", "dds-bridge").await?;
     let mut status_tx = app.publisher(topics::dds::STATUS).create()?;
 
     // A DDS domain and a partition of our own: parallel runs on this host cannot meet.
@@ -253,31 +242,4 @@ async fn main() -> Result<()> {
     bridge_node.close().await?;
     println!("dds_peer OK: {N} samples vbus -> DDS and {M} DDS -> vbus, every value checked");
     Ok(())
-}
-
-/// Two peers on loopback in a domain unique to this process: `a` listens on an ephemeral port
-/// and connects nowhere, `b` connects to `a`'s actual locator. No router, no multicast.
-async fn two_nodes(a: &str, b: &str) -> Result<(Node, Node)> {
-    let domain = format!("ex-dds-{}", std::process::id());
-    let first = Node::open(NodeConfig::from_json5(&format!(
-        "{{ name: '{a}', domain: '{domain}', listen: ['tcp/127.0.0.1:0'], connect: [] }}"
-    ))?)
-    .await?;
-    let endpoint = first
-        .locators()
-        .into_iter()
-        .find(|l| l.starts_with("tcp/127.0.0.1:"))
-        .ok_or("the first node has no loopback locator")?;
-    let second = Node::open(NodeConfig::from_json5(&format!(
-        "{{ name: '{b}', domain: '{domain}', listen: [], connect: ['{endpoint}'] }}"
-    ))?)
-    .await?;
-    Ok((first, second))
-}
-
-/// `fut`, or an error naming `what` after [`WAIT`].
-async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> Result<T> {
-    tokio::time::timeout(WAIT, fut)
-        .await
-        .map_err(|_| format!("timed out after {WAIT:?} waiting for {what}").into())
 }

@@ -17,18 +17,13 @@
 //! Exits 0 when the follower saw `Normal` (current value on joining), then `Sport`, then `Eco`,
 //! each with who changed it; non-zero otherwise (or after a 20 s watchdog).
 
-use std::{error::Error, time::Duration};
+use std::time::Duration;
+use vbus_examples::support::{Result, init_logging, two_nodes, within};
 
-use vbus::{Node, NodeConfig};
 use vbus_examples::{
     demo::vehicle::{DriveMode, DriveModeStateT},
     topics,
 };
-
-type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
-
-/// Longest wait for any one thing (a watchdog, not a speed assertion).
-const WAIT: Duration = Duration::from_secs(20);
 
 fn state(mode: DriveMode, by: &str) -> DriveModeStateT {
     DriveModeStateT { mode, changed_by: Some(by.to_owned()) }
@@ -36,14 +31,8 @@ fn state(mode: DriveMode, by: &str) -> DriveModeStateT {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    // Logs on stderr, warnings and up unless RUST_LOG says otherwise.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let (chassis, cockpit) = two_nodes("chassis", "cockpit").await?;
+    init_logging();
+    let (chassis, cockpit) = two_nodes("fields", "chassis", "cockpit").await?;
 
     let mut owner = chassis.field_owner(topics::body::DRIVE_MODE)?;
     owner.set(&state(DriveMode::Normal, "chassis"))?;
@@ -118,31 +107,4 @@ async fn main() -> Result<()> {
     cockpit.close().await?;
     println!("fields OK: the late joiner got the current value, then every change");
     Ok(())
-}
-
-/// Two peers on loopback in a domain unique to this process: `a` listens on an ephemeral port
-/// and connects nowhere, `b` connects to `a`'s actual locator. No router, no multicast.
-async fn two_nodes(a: &str, b: &str) -> Result<(Node, Node)> {
-    let domain = format!("ex-fields-{}", std::process::id());
-    let first = Node::open(NodeConfig::from_json5(&format!(
-        "{{ name: '{a}', domain: '{domain}', listen: ['tcp/127.0.0.1:0'], connect: [] }}"
-    ))?)
-    .await?;
-    let endpoint = first
-        .locators()
-        .into_iter()
-        .find(|l| l.starts_with("tcp/127.0.0.1:"))
-        .ok_or("the first node has no loopback locator")?;
-    let second = Node::open(NodeConfig::from_json5(&format!(
-        "{{ name: '{b}', domain: '{domain}', listen: [], connect: ['{endpoint}'] }}"
-    ))?)
-    .await?;
-    Ok((first, second))
-}
-
-/// `fut`, or an error naming `what` after [`WAIT`].
-async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> Result<T> {
-    tokio::time::timeout(WAIT, fut)
-        .await
-        .map_err(|_| format!("timed out after {WAIT:?} waiting for {what}").into())
 }

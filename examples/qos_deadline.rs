@@ -23,18 +23,14 @@
 //!
 //! Exits 0 when all three happened; non-zero otherwise (or after a 20 s watchdog per step).
 
-use std::{error::Error, time::Duration};
+use std::time::Duration;
+use vbus_examples::support::{Result, init_logging, two_nodes, within};
 
-use vbus::{Node, NodeConfig, TopicEvent};
+use vbus::{Node, TopicEvent};
 use vbus_examples::{
     demo::vehicle::{BatteryStateT, VehicleSpeedT},
     topics,
 };
-
-type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
-
-/// Longest wait for any one thing (a watchdog, not a speed assertion).
-const WAIT: Duration = Duration::from_secs(20);
 
 fn battery(seq: u32) -> BatteryStateT {
     BatteryStateT { soc_percent: 80.0 - seq as f32, pack_voltage: 396.0, max_cell_temp_c: 31.5 }
@@ -42,14 +38,8 @@ fn battery(seq: u32) -> BatteryStateT {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    // Logs on stderr, warnings and up unless RUST_LOG says otherwise.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let (chassis, cockpit) = two_nodes("chassis", "cockpit").await?;
+    init_logging();
+    let (chassis, cockpit) = two_nodes("qos", "chassis", "cockpit").await?;
     deadline(&chassis, &cockpit).await?;
     history_and_lifespan(&chassis, &cockpit).await?;
     chassis.close().await?;
@@ -191,31 +181,4 @@ async fn history_and_lifespan(chassis: &Node, cockpit: &Node) -> Result<()> {
         return Err("a stored sample was delivered past its lifespan".into());
     }
     Ok(())
-}
-
-/// Two peers on loopback in a domain unique to this process: `a` listens on an ephemeral port
-/// and connects nowhere, `b` connects to `a`'s actual locator. No router, no multicast.
-async fn two_nodes(a: &str, b: &str) -> Result<(Node, Node)> {
-    let domain = format!("ex-qos-{}", std::process::id());
-    let first = Node::open(NodeConfig::from_json5(&format!(
-        "{{ name: '{a}', domain: '{domain}', listen: ['tcp/127.0.0.1:0'], connect: [] }}"
-    ))?)
-    .await?;
-    let endpoint = first
-        .locators()
-        .into_iter()
-        .find(|l| l.starts_with("tcp/127.0.0.1:"))
-        .ok_or("the first node has no loopback locator")?;
-    let second = Node::open(NodeConfig::from_json5(&format!(
-        "{{ name: '{b}', domain: '{domain}', listen: [], connect: ['{endpoint}'] }}"
-    ))?)
-    .await?;
-    Ok((first, second))
-}
-
-/// `fut`, or an error naming `what` after [`WAIT`].
-async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> Result<T> {
-    tokio::time::timeout(WAIT, fut)
-        .await
-        .map_err(|_| format!("timed out after {WAIT:?} waiting for {what}").into())
 }

@@ -26,18 +26,14 @@
 //! watchdog). The expired query of step 5 and the server's late answer to it make zenoh log
 //! warnings on stderr; that is expected here.
 
-use std::{error::Error, time::Duration};
+use std::time::Duration;
+use vbus_examples::support::{Result, init_logging, two_nodes, within};
 
-use vbus::{CallError, Node, NodeConfig};
+use vbus::CallError;
 use vbus_examples::{
     demo::vehicle::{DriveMode, SetDriveModeReplyT, SetDriveModeT},
     services,
 };
-
-type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
-
-/// Longest wait for any one thing (a watchdog, not a speed assertion).
-const WAIT: Duration = Duration::from_secs(20);
 
 fn ask(mode: DriveMode, by: &str) -> SetDriveModeT {
     SetDriveModeT { mode, requested_by: (!by.is_empty()).then(|| by.to_owned()) }
@@ -45,14 +41,8 @@ fn ask(mode: DriveMode, by: &str) -> SetDriveModeT {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    // Logs on stderr, warnings and up unless RUST_LOG says otherwise.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let (chassis, cockpit) = two_nodes("chassis", "cockpit").await?;
+    init_logging();
+    let (chassis, cockpit) = two_nodes("service", "chassis", "cockpit").await?;
     println!("service {:?}", services::body::SET_DRIVE_MODE);
     let client = cockpit.service_client(services::body::SET_DRIVE_MODE)?;
 
@@ -145,31 +135,4 @@ async fn main() -> Result<()> {
     chassis.close().await?;
     println!("request_reply OK: no server, accepted, typed refusal, refused, timeout");
     Ok(())
-}
-
-/// Two peers on loopback in a domain unique to this process: `a` listens on an ephemeral port
-/// and connects nowhere, `b` connects to `a`'s actual locator. No router, no multicast.
-async fn two_nodes(a: &str, b: &str) -> Result<(Node, Node)> {
-    let domain = format!("ex-service-{}", std::process::id());
-    let first = Node::open(NodeConfig::from_json5(&format!(
-        "{{ name: '{a}', domain: '{domain}', listen: ['tcp/127.0.0.1:0'], connect: [] }}"
-    ))?)
-    .await?;
-    let endpoint = first
-        .locators()
-        .into_iter()
-        .find(|l| l.starts_with("tcp/127.0.0.1:"))
-        .ok_or("the first node has no loopback locator")?;
-    let second = Node::open(NodeConfig::from_json5(&format!(
-        "{{ name: '{b}', domain: '{domain}', listen: [], connect: ['{endpoint}'] }}"
-    ))?)
-    .await?;
-    Ok((first, second))
-}
-
-/// `fut`, or an error naming `what` after [`WAIT`].
-async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> Result<T> {
-    tokio::time::timeout(WAIT, fut)
-        .await
-        .map_err(|_| format!("timed out after {WAIT:?} waiting for {what}").into())
 }

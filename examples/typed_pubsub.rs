@@ -16,20 +16,16 @@
 //! Exits 0 when every sample arrived once, in order, from that publisher, with its value;
 //! non-zero otherwise (or after a 20 s watchdog).
 
-use std::{error::Error, time::Duration};
+use std::time::Duration;
+use vbus_examples::support::{Result, init_logging, two_nodes, within};
 
-use vbus::{Node, NodeConfig};
 use vbus_examples::{
     demo::vehicle::{VehicleSpeed, VehicleSpeedArgs, VehicleSpeedT},
     topics,
 };
 
-type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
-
 /// Samples published.
 const N: u64 = 10;
-/// Longest wait for any one thing (a watchdog, not a speed assertion).
-const WAIT: Duration = Duration::from_secs(20);
 
 /// Deterministic value of sample `seq`, so the receiver can check every one.
 fn kph(seq: u64) -> f32 {
@@ -38,14 +34,8 @@ fn kph(seq: u64) -> f32 {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    // Logs on stderr, warnings and up unless RUST_LOG says otherwise.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let (chassis, cockpit) = two_nodes("chassis", "cockpit").await?;
+    init_logging();
+    let (chassis, cockpit) = two_nodes("pubsub", "chassis", "cockpit").await?;
 
     // The subscriber first, so it sees everything from the first sample on.
     let speed_rx = cockpit.subscriber(topics::chassis::SPEED).create().await?;
@@ -117,31 +107,4 @@ async fn main() -> Result<()> {
     cockpit.close().await?;
     println!("typed_pubsub OK: {N} typed samples published and received in order");
     Ok(())
-}
-
-/// Two peers on loopback in a domain unique to this process: `a` listens on an ephemeral port
-/// and connects nowhere, `b` connects to `a`'s actual locator. No router, no multicast.
-async fn two_nodes(a: &str, b: &str) -> Result<(Node, Node)> {
-    let domain = format!("ex-pubsub-{}", std::process::id());
-    let first = Node::open(NodeConfig::from_json5(&format!(
-        "{{ name: '{a}', domain: '{domain}', listen: ['tcp/127.0.0.1:0'], connect: [] }}"
-    ))?)
-    .await?;
-    let endpoint = first
-        .locators()
-        .into_iter()
-        .find(|l| l.starts_with("tcp/127.0.0.1:"))
-        .ok_or("the first node has no loopback locator")?;
-    let second = Node::open(NodeConfig::from_json5(&format!(
-        "{{ name: '{b}', domain: '{domain}', listen: [], connect: ['{endpoint}'] }}"
-    ))?)
-    .await?;
-    Ok((first, second))
-}
-
-/// `fut`, or an error naming `what` after [`WAIT`].
-async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> Result<T> {
-    tokio::time::timeout(WAIT, fut)
-        .await
-        .map_err(|_| format!("timed out after {WAIT:?} waiting for {what}").into())
 }

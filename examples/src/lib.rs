@@ -1,5 +1,6 @@
 //! Types generated from `schemas/vehicle.fbs`, shared by the examples and the demo.
 #![allow(missing_docs)]
+// (The generated modules have no docs of their own; `support` documents itself.)
 // flatc-derived doc comments in the generated code name their own link targets explicitly.
 #![allow(rustdoc::redundant_explicit_links)]
 
@@ -9,3 +10,5 @@ vbus::include_topics!("vehicle");
 pub mod model3 {
     vbus::include_topics!("model3");
 }
+
+pub mod support;
