@@ -397,6 +397,18 @@ async fn chassis() -> Result<(), String> {
     mode.set(&DriveModeStateT { mode: DriveMode::Normal, changed_by: Some("chassis".into()) })
         .map_err(|e| e.to_string())?;
     let server = node.service_server(services::body::SET_DRIVE_MODE).map_err(|e| e.to_string())?;
+    // The launcher starts this ECU after its consumers are up, but a new node learns their
+    // subscriptions from the router a moment after it opens: a sample published before that
+    // reaches nobody. Start once the subscriptions are here (and a short settle for the rest of
+    // the router's batch), so every consumer sees every sample from the first one.
+    let since = Instant::now();
+    while !(speed.has_subscribers() && battery.has_subscribers()) {
+        if since.elapsed() > Duration::from_secs(20) {
+            return Err("nobody subscribes to chassis/speed and powertrain/battery after 20 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
     println!("up: publishing chassis/speed at 50 Hz, powertrain/battery at 10 Hz");
 
     let mut stdin = BufReader::new(tokio::io::stdin()).lines();
