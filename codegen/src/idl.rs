@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use crate::attrs::{PRIORITIES, TopicSpec};
-use crate::schema::{Base, Schema, Type};
+use vbus_reflect::{BaseType as Base, Schema, Type};
 
 const IDL_KEYWORDS: &[&str] = &[
     "abstract",
@@ -131,7 +131,7 @@ struct Gen<'s> {
 impl Gen<'_> {
     fn visit_type(&mut self, base: Base, t: Type, ctx: &str) {
         match base {
-            Base::Vector | Base::Vector64 | Base::Array => self.visit_type(t.element, t, ctx),
+            Base::Vector | Base::Array => self.visit_type(t.element, t, ctx),
             Base::Obj => self.visit_obj(t.index as usize),
             Base::Union | Base::UType => self.errors.push(format!("{ctx}: union fields have no IDL mapping")),
             b if b.is_scalar() && t.index >= 0 => {
@@ -172,7 +172,7 @@ impl Gen<'_> {
             Base::Float => "float".into(),
             Base::Double => "double".into(),
             Base::String => "string".into(),
-            Base::Vector | Base::Vector64 => format!("sequence<{}>", self.type_name(t.element, t)),
+            Base::Vector => format!("sequence<{}>", self.type_name(t.element, t)),
             Base::Obj => scoped(&self.schema.objects[t.index as usize].name),
             _ => "octet".into(),
         }
@@ -232,7 +232,7 @@ pub(crate) fn render(
                 let short = e.name.rsplit('.').next().unwrap_or(&e.name);
                 if e.attributes.iter().any(|(k, _)| k == "bit_flags") {
                     // FlatBuffers stores the masks; IDL bitmasks name bit positions.
-                    let bits = e.underlying.base.size_bits();
+                    let bits = e.underlying.base.size() * 8;
                     let vals: Vec<String> = e
                         .values
                         .iter()

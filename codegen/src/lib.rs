@@ -92,7 +92,6 @@ pub mod hash;
 mod idl;
 pub mod naming;
 mod rust_out;
-pub mod schema;
 pub mod vss;
 
 use std::collections::BTreeMap;
@@ -494,7 +493,8 @@ impl Config {
         args.extend(["-o".into(), rust_dir.clone().into_os_string(), umbrella_file.into_os_string()]);
         flatc::run(&flatc, &args)?;
         let bfbs = std::fs::read(bfbs_dir.join("__vbus_umbrella.bfbs"))?;
-        let schema = schema::Schema::parse(&bfbs)?;
+        let schema = vbus_reflect::Schema::from_bfbs(&bfbs)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("vbus-codegen: {e}")))?;
 
         // 3. Check specs against the compiled schema; resolve service replies.
         let mut diags = Vec::new();
@@ -520,8 +520,7 @@ impl Config {
             vbus: &self.vbus_path,
             bfbs_file: &bfbs_file,
             bfbs: &bfbs,
-            reflect: &vbus_reflect::Schema::from_bfbs(&bfbs)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("vbus-codegen: {e}")))?,
+            schema: &schema,
             schemas_file: &schemas_file,
             inputs,
         };
@@ -559,7 +558,7 @@ impl Config {
 
 /// Resolve a type name written in namespace of `from_fqn` the way flatc resolves field types:
 /// innermost namespace first, then outward, then as a fully qualified name.
-fn resolve_table(schema: &schema::Schema, from_fqn: &str, name: &str) -> Result<String, String> {
+fn resolve_table(schema: &vbus_reflect::Schema, from_fqn: &str, name: &str) -> Result<String, String> {
     let mut ns: Vec<&str> = from_fqn.split('.').collect();
     ns.pop();
     loop {
@@ -578,7 +577,7 @@ fn resolve_table(schema: &schema::Schema, from_fqn: &str, name: &str) -> Result<
 
 /// Marker and root-level name collisions.
 fn check_names(
-    schema: &schema::Schema,
+    schema: &vbus_reflect::Schema,
     topics: &[TopicSpec],
     services: &[(ServiceSpec, String)],
     diags: &mut Vec<Diag>,
@@ -666,4 +665,44 @@ pub fn doc_text(s: &str) -> String {
     }
     let collapsed: Vec<&str> = out.split(' ').filter(|w| !w.is_empty()).collect();
     collapsed.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use vbus_reflect::{Schema, subset_bfbs};
+
+    #[test]
+    fn subset_keeps_only_what_the_root_needs() {
+        let dir = std::env::temp_dir().join(format!("vbus-codegen-subset-{}", std::process::id()));
+        let inputs = std::path::Path::new("tests/golden/inputs");
+        let g = crate::Config::new()
+            .generate_fbs(
+                "v",
+                &[inputs.join("vehicle.fbs"), inputs.join("body.fbs")],
+                &[inputs.to_path_buf()],
+                &dir,
+            )
+            .unwrap();
+        let full = Schema::from_bfbs(&g.bfbs).unwrap();
+        assert!(full.objects.len() > 8 && full.root_table.is_none());
+        let sub = Schema::from_bfbs(&subset_bfbs(&g.bfbs, "vehicle.chassis.VehicleSpeed").unwrap()).unwrap();
+        assert_eq!(
+            sub.root_table.map(|i| sub.objects[i].name.as_str()),
+            Some("vehicle.chassis.VehicleSpeed")
+        );
+        let names: Vec<&str> = sub.objects.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(names, ["vehicle.chassis.VehicleSpeed", "vehicle.common.Header"]);
+        let enums: Vec<&str> = sub.enums.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(enums, ["vehicle.common.Faults", "vehicle.common.Source"]);
+        // Indices are rewritten: the type hash is the same as from the full schema.
+        let sub_bfbs = subset_bfbs(&g.bfbs, "vehicle.chassis.VehicleSpeed").unwrap();
+        let h = |b: &[u8]| crate::hash::type_hash(b, "vehicle.chassis.VehicleSpeed").unwrap();
+        assert_eq!(h(&sub_bfbs), h(&g.bfbs));
+        // Unions pull in their members.
+        let sub = Schema::from_bfbs(&subset_bfbs(&g.bfbs, "vehicle.chassis.Diagnostic").unwrap()).unwrap();
+        let names: Vec<&str> = sub.objects.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(names, ["vehicle.chassis.Diagnostic", "vehicle.chassis.Sample", "vehicle.common.Header"]);
+        // The concatenated per-message schemas hold one schema per marker.
+        assert!(g.schemas.len() < 6 * g.bfbs.len());
+    }
 }

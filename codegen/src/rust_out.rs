@@ -88,8 +88,8 @@ pub(crate) struct Unit<'a> {
     pub bfbs_file: &'a str,
     /// The `.bfbs` itself, cut into one schema per message.
     pub bfbs: &'a [u8],
-    /// The same, as vbus-reflect reads it (type hashes).
-    pub reflect: &'a vbus_reflect::Schema,
+    /// The same, parsed (type hashes).
+    pub schema: &'a vbus_reflect::Schema,
     /// File name of the per-message schemas next to the generated `.rs`.
     pub schemas_file: &'a str,
     /// Inputs, for the header comment.
@@ -402,7 +402,7 @@ impl Unit<'_> {
         let ty_short = naming::flatc_type_name(name);
         let ty = format!("self::{file}::{ty_short}");
         let marker = marker_name(name);
-        let canonical = self.reflect.canonical_form(&m.fqn).ok_or_else(|| {
+        let canonical = self.schema.canonical_form(&m.fqn).ok_or_else(|| {
             io::Error::other(format!("vbus-codegen: table `{}` not in the compiled schema", m.fqn))
         })?;
         let hash = hash::fnv1a64(canonical.as_bytes());
