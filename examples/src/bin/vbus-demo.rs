@@ -185,47 +185,25 @@ async fn launcher() -> Result<(), String> {
         seen
     });
 
-    let cockpit_status = tokio::time::timeout(Duration::from_secs(RUN_SECONDS + 30), cockpit.wait())
-        .await
-        .map_err(|_| "the cockpit did not finish within its time".to_string())?
-        .map_err(|e| e.to_string())?;
-    let cockpit_summary = cockpit_out.await.unwrap_or_default();
+    let (cockpit_status, cockpit_summary) =
+        finish(cockpit, cockpit_out, false, RUN_SECONDS + 30, "the cockpit did not finish within its time")
+            .await?;
     // Closing the chassis' stdin asks it to finish and report what it sent.
-    if let Some(mut stdin) = chassis.stdin.take() {
-        let _ = stdin.shutdown().await;
-    }
-    let chassis_status = tokio::time::timeout(Duration::from_secs(10), chassis.wait())
-        .await
-        .map_err(|_| "the chassis did not stop".to_string())?
-        .map_err(|e| e.to_string())?;
-    let chassis_summary = chassis_out.await.unwrap_or_default();
-    let can_status = tokio::time::timeout(Duration::from_secs(30), can.wait())
-        .await
-        .map_err(|_| "the CAN bridge did not finish its replay".to_string())?
-        .map_err(|e| e.to_string())?;
-    let can_summary = can_out.await.unwrap_or_default();
+    let (chassis_status, chassis_summary) =
+        finish(chassis, chassis_out, true, 10, "the chassis did not stop").await?;
+    let (can_status, can_summary) =
+        finish(can, can_out, false, 30, "the CAN bridge did not finish its replay").await?;
     // Every source has stopped: let the last samples reach the cloud bridge, then stop it (it
     // commits what it received and uploads it before exiting).
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut dds_summaries = Vec::new();
-    for (role, mut child, out) in dds {
-        if let Some(mut stdin) = child.stdin.take() {
-            let _ = stdin.shutdown().await;
-        }
-        let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
-            .await
-            .map_err(|_| format!("the {role} process did not stop"))?
-            .map_err(|e| e.to_string())?;
-        dds_summaries.push((role, status, out.await.unwrap_or_default()));
+    for (role, child, out) in dds {
+        let (status, summary) =
+            finish(child, out, true, 30, &format!("the {role} process did not stop")).await?;
+        dds_summaries.push((role, status, summary));
     }
-    if let Some(mut stdin) = cloud.stdin.take() {
-        let _ = stdin.shutdown().await;
-    }
-    let cloud_status = tokio::time::timeout(Duration::from_secs(30), cloud.wait())
-        .await
-        .map_err(|_| "the cloud bridge did not stop".to_string())?
-        .map_err(|e| e.to_string())?;
-    let cloud_summary = cloud_out.await.unwrap_or_default();
+    let (cloud_status, cloud_summary) =
+        finish(cloud, cloud_out, true, 30, "the cloud bridge did not stop").await?;
     tokio::time::sleep(Duration::from_millis(200)).await;
     nodes.abort();
 
@@ -274,6 +252,25 @@ async fn launcher() -> Result<(), String> {
             "demo FAILED (chassis {chassis_status}, can {can_status}, cockpit {cockpit_status}, cloud {cloud_status})"
         ))
     }
+}
+
+/// Wait (at most `secs`) for an ECU process to exit, after closing its stdin when `close_stdin`
+/// (how the launcher asks it to finish); returns its status and its last line (the summary).
+async fn finish(
+    mut child: tokio::process::Child,
+    out: tokio::task::JoinHandle<String>,
+    close_stdin: bool,
+    secs: u64,
+    timeout_message: &str,
+) -> Result<(std::process::ExitStatus, String), String> {
+    if close_stdin && let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.shutdown().await;
+    }
+    let status = tokio::time::timeout(Duration::from_secs(secs), child.wait())
+        .await
+        .map_err(|_| timeout_message.to_string())?
+        .map_err(|e| e.to_string())?;
+    Ok((status, out.await.unwrap_or_default()))
 }
 
 /// Where the cloud bridge's uplink file and queue go (the same path every run, so the README can
