@@ -32,7 +32,7 @@
 //! their rule, priority, publisher and values; non-zero otherwise (or after a 20 s watchdog).
 
 use std::time::Duration;
-use vbus_examples::support::{Result, TempDir, init_logging, two_nodes, within};
+use vbus_examples::support::{Result, TempDir, WAIT, init_logging, two_nodes, within};
 
 use vbus::Message;
 use vbus_cloud::{Bridge, format::decode_batch};
@@ -78,12 +78,9 @@ async fn main() -> Result<()> {
         Ok::<_, vbus::Error>(())
     })
     .await??;
-    within("the bridge to subscribe", async {
-        while !speed_tx.has_subscribers() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await?;
+    if !speed_tx.wait_for_subscribers(WAIT).await {
+        return Err(format!("timed out after {WAIT:?} waiting for the bridge to subscribe").into());
+    }
 
     for (i, kph) in SPEEDS.into_iter().enumerate() {
         speed_tx.publish(&VehicleSpeedT { kph, odometer_m: i as f64 })?;

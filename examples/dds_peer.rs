@@ -116,12 +116,9 @@ async fn main() -> Result<()> {
     })
     .await?;
     // (`app` subscribes only after this: its own subscription would match its publisher too.)
-    within("the bridge's bus subscription", async {
-        while !status_tx.has_subscribers() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await?;
+    if !status_tx.wait_for_subscribers(WAIT).await {
+        return Err(format!("timed out after {WAIT:?} waiting for the bridge's bus subscription").into());
+    }
     let status_rx = app.subscriber(topics::dds::STATUS).create().await?;
     within("the bridge's node to see app's subscription", async {
         loop {

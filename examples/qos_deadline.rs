@@ -24,7 +24,7 @@
 //! Exits 0 when all three happened; non-zero otherwise (or after a 20 s watchdog per step).
 
 use std::time::Duration;
-use vbus_examples::support::{Result, init_logging, two_nodes, within};
+use vbus_examples::support::{Result, WAIT, init_logging, two_nodes, within};
 
 use vbus::{Node, TopicEvent};
 use vbus_examples::{
@@ -56,12 +56,11 @@ async fn deadline(chassis: &Node, cockpit: &Node) -> Result<()> {
     println!("1. deadline: `{}` has a deadline of {deadline:?} (from vbus_period_ms: 20)", topic.key());
     let speed_rx = cockpit.subscriber(topic).create().await?;
     let mut speed_tx = chassis.publisher(topic).create()?;
-    within("the publisher to match the subscriber", async {
-        while !speed_tx.has_subscribers() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await?;
+    if !speed_tx.wait_for_subscribers(WAIT).await {
+        return Err(
+            format!("timed out after {WAIT:?} waiting for the publisher to match the subscriber").into()
+        );
+    }
 
     const N: u64 = 25;
     let mut tick = tokio::time::interval(Duration::from_millis(20));

@@ -16,8 +16,7 @@
 //! Exits 0 when every sample arrived once, in order, from that publisher, with its value;
 //! non-zero otherwise (or after a 20 s watchdog).
 
-use std::time::Duration;
-use vbus_examples::support::{Result, init_logging, two_nodes, within};
+use vbus_examples::support::{Result, WAIT, init_logging, two_nodes, within};
 
 use vbus_examples::{
     demo::vehicle::{VehicleSpeed, VehicleSpeedArgs, VehicleSpeedT},
@@ -41,12 +40,11 @@ async fn main() -> Result<()> {
     let speed_rx = cockpit.subscriber(topics::chassis::SPEED).create().await?;
     let mut speed_tx = chassis.publisher(topics::chassis::SPEED).create()?;
     println!("topic {:?}", topics::chassis::SPEED);
-    within("the publisher to match the subscriber", async {
-        while !speed_tx.has_subscribers() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await?;
+    if !speed_tx.wait_for_subscribers(WAIT).await {
+        return Err(
+            format!("timed out after {WAIT:?} waiting for the publisher to match the subscriber").into()
+        );
+    }
 
     for seq in 1..=N {
         let odometer_m = seq as f64 * 10.0;

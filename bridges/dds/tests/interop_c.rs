@@ -46,11 +46,7 @@ async fn vbus_publisher_to_c_subscriber() {
         .expect("run C peer");
     let mut publisher = app.publisher(topics::dds::STATUS).create().unwrap();
     // Wait until the bridge's vbus subscriber and its DDS writer are both connected.
-    let t0 = std::time::Instant::now();
-    while !publisher.has_subscribers() {
-        assert!(t0.elapsed() < WAIT, "bridge never subscribed on the bus");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    assert!(publisher.wait_for_subscribers(WAIT).await, "bridge never subscribed on the bus");
     tokio::time::sleep(Duration::from_millis(500)).await;
     for i in 0..n {
         publisher.publish(&c_value(i)).unwrap();

@@ -18,11 +18,7 @@ async fn both_directions_no_echo() {
     // Everything seen on the bus by the application node (its own samples included).
     let sub = app.subscriber(topics::dds::STATUS).create().await.unwrap();
     let mut publisher = app.publisher(topics::dds::STATUS).create().unwrap();
-    let t0 = Instant::now();
-    while !publisher.has_subscribers() {
-        assert!(t0.elapsed() < WAIT, "bridge never subscribed on the bus");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    assert!(publisher.wait_for_subscribers(WAIT).await, "bridge never subscribed on the bus");
     // A DDS observer that prints whatever it gets for 6 s.
     let observer = cyclone_env(Command::new(&peer).args(["sub", "1000", "13", "6"]))
         .stdout(Stdio::piped())

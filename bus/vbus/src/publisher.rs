@@ -214,6 +214,32 @@ impl<T: Message> Publisher<T> {
     /// Whether at least one subscriber currently matches this publisher (subscribers of this same
     /// node included).
     pub fn has_subscribers(&self) -> bool {
-        self.zpub.matching_status().wait().map(|s| s.matching()).unwrap_or(false)
+        matching(&self.zpub)
+    }
+
+    /// Wait until at least one subscriber matches, for at most `timeout`; false if none did.
+    /// A new node learns the subscriptions of the domain a moment after it opens, and a sample
+    /// published before that reaches nobody: publish the first sample after this.
+    pub async fn wait_for_subscribers(&self, timeout: Duration) -> bool {
+        wait_for_match(&self.zpub, timeout).await
+    }
+}
+
+/// Whether a subscriber matches `zpub` now.
+pub(crate) fn matching(zpub: &zenoh::pubsub::Publisher<'_>) -> bool {
+    zpub.matching_status().wait().map(|s| s.matching()).unwrap_or(false)
+}
+
+/// [`matching`], polled until true or `timeout`.
+pub(crate) async fn wait_for_match(zpub: &zenoh::pubsub::Publisher<'_>, timeout: Duration) -> bool {
+    let until = tokio::time::Instant::now() + timeout;
+    loop {
+        if matching(zpub) {
+            return true;
+        }
+        if tokio::time::Instant::now() >= until {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

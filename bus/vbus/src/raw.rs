@@ -183,7 +183,13 @@ impl RawPublisher {
 
     /// Whether a subscriber currently matches.
     pub fn has_subscribers(&self) -> bool {
-        self.zpub.matching_status().wait().map(|s| s.matching()).unwrap_or(false)
+        crate::publisher::matching(&self.zpub)
+    }
+
+    /// Wait until at least one subscriber matches, for at most `timeout`; false if none did
+    /// (see [`crate::Publisher::wait_for_subscribers`]).
+    pub async fn wait_for_subscribers(&self, timeout: std::time::Duration) -> bool {
+        crate::publisher::wait_for_match(&self.zpub, timeout).await
     }
 
     /// Counters (`sent`).

@@ -398,12 +398,9 @@ async fn chassis() -> Result<(), String> {
     // subscriptions from the router a moment after it opens: a sample published before that
     // reaches nobody. Start once the subscriptions are here (and a short settle for the rest of
     // the router's batch), so every consumer sees every sample from the first one.
-    let since = Instant::now();
-    while !(speed.has_subscribers() && battery.has_subscribers()) {
-        if since.elapsed() > Duration::from_secs(20) {
-            return Err("nobody subscribes to chassis/speed and powertrain/battery after 20 s".into());
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    let wait = Duration::from_secs(20);
+    if !(speed.wait_for_subscribers(wait).await && battery.wait_for_subscribers(wait).await) {
+        return Err("nobody subscribes to chassis/speed and powertrain/battery after 20 s".into());
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     println!("up: publishing chassis/speed at 50 Hz, powertrain/battery at 10 Hz");

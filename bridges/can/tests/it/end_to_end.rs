@@ -185,9 +185,7 @@ async fn write_back_only_for_allowlisted_messages() {
     let esp = &specs[db.messages().iter().position(|m| m.name == "ID145ESP_status").unwrap()];
     let mut forbidden =
         node.raw_publisher("can/pt/tx/ID145ESP_status", &esp.type_name(), esp.type_hash()).unwrap();
-    while !tx.has_subscribers() {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    assert!(tx.wait_for_subscribers(WATCHDOG).await, "the bridge subscribes to write-back requests");
     let mut enc = table::TableEncoder::default();
     let mut req: Vec<_> = msg.signals.iter().map(raw_zero).collect();
     req[das.signal_index("DAS_setSpeed").unwrap()] = Some(Value::Float(50.0));

@@ -53,6 +53,27 @@ async fn history_serves_late_joiners_in_order_without_duplicates() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_for_subscribers_reports_whether_one_matched() {
+    watchdog(async {
+        const T: Topic<Speed> = Topic::new("test/lonely");
+        let (a, b) = two_nodes("match").await;
+        let p = a.publisher(T).create().unwrap();
+        assert!(!p.wait_for_subscribers(Duration::from_millis(100)).await, "nobody subscribes yet");
+        let _sub = b.subscriber(T).create().await.unwrap();
+        assert!(p.wait_for_subscribers(WATCHDOG).await, "the subscriber of the other node matches");
+        let raw = a.raw_publisher("test/lonely", "test.Speed", 1).unwrap();
+        assert!(raw.wait_for_subscribers(WATCHDOG).await);
+        assert!(
+            !a.raw_publisher("test/nobody", "test.Speed", 1)
+                .unwrap()
+                .wait_for_subscribers(Duration::ZERO)
+                .await
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lifespan_drops_stale_samples() {
     watchdog(async {
         const SHORT: Topic<Speed> =
@@ -60,9 +81,7 @@ async fn lifespan_drops_stale_samples() {
         let (a, b) = two_nodes("lifespan").await;
         let sub = b.subscriber(SHORT).create().await.unwrap();
         let mut p = a.publisher(SHORT).create().unwrap();
-        while !p.has_subscribers() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        assert!(p.wait_for_subscribers(WATCHDOG).await, "no subscriber matched");
         p.publish(&speed(1.0, 1, "fresh")).unwrap();
         while sub.queued() == 0 {
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -83,9 +102,7 @@ async fn callback_delivery_and_stream() {
         let cb = b.subscriber(SPEED).callback(move |s| tx.send(s.view().count()).unwrap()).await.unwrap();
         let mut stream = b.subscriber(SPEED).create().await.unwrap();
         let mut p = a.publisher(SPEED).create().unwrap();
-        while !p.has_subscribers() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        assert!(p.wait_for_subscribers(WATCHDOG).await, "no subscriber matched");
         for i in 1..=3 {
             p.publish_with(|fbb| build_speed(fbb, 0.0, i, "cb")).unwrap();
         }
@@ -134,9 +151,7 @@ async fn clients_talk_through_a_router_node() {
         let b = Node::open(client("ecu-b")).await.unwrap();
         let sub = b.subscriber(SPEED).create().await.unwrap();
         let mut p = a.publisher(SPEED).create().unwrap();
-        while !p.has_subscribers() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        assert!(p.wait_for_subscribers(WATCHDOG).await, "no subscriber matched");
         p.publish(&speed(88.0, 1, "via router")).unwrap();
         let s = sub.recv_timeout(WATCHDOG).await.expect("sample through the router");
         assert_eq!(s.view().label(), Some("via router"));
@@ -154,9 +169,7 @@ async fn raw_endpoints_bridge_untyped_bytes() {
         let raw_sub = b.raw_subscriber("chassis/**", 16).unwrap();
         let typed_sub = b.subscriber(SPEED).create().await.unwrap();
         let mut p = a.publisher(SPEED).create().unwrap();
-        while !p.has_subscribers() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        assert!(p.wait_for_subscribers(WATCHDOG).await, "no subscriber matched");
         p.publish(&speed(5.0, 5, "typed")).unwrap();
         let r = tokio::time::timeout(WATCHDOG, raw_sub.recv()).await.unwrap().unwrap();
         assert_eq!((r.key(), r.type_name()), ("chassis/speed", Some("test.Speed")));
@@ -212,9 +225,7 @@ async fn e2e_detects_corruption_repetition_loss_delay_and_masquerade() {
         let (a, b) = two_nodes("e2e").await;
         let sub = b.subscriber(BRAKE).create().await.unwrap();
         let mut p = a.publisher(BRAKE).create().unwrap();
-        while !p.has_subscribers() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        assert!(p.wait_for_subscribers(WATCHDOG).await, "no subscriber matched");
         p.publish(&speed(1.0, 1, "genuine")).unwrap();
         assert_eq!(sub.recv_timeout(WATCHDOG).await.unwrap().view().label(), Some("genuine"));
 
@@ -292,9 +303,7 @@ async fn oversized_messages_are_dropped_by_the_receiver() {
         let b = Node::open(small).await.unwrap();
         let sub = b.subscriber(SPEED).create().await.unwrap();
         let mut p = a.publisher(SPEED).create().unwrap();
-        while !p.has_subscribers() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        assert!(p.wait_for_subscribers(WATCHDOG).await, "no subscriber matched");
         p.publish(&speed(1.0, 1, &"x".repeat(4 << 20))).unwrap(); // 4 MiB > 1 MiB limit
         p.publish(&speed(2.0, 2, "small")).unwrap();
         let s = sub.recv_timeout(WATCHDOG).await.unwrap();

@@ -65,9 +65,7 @@ async fn mtls_router_keeps_out_strangers_and_enforces_publish_rights() {
 
         let chassis = Node::open(client("chassis", true)).await.unwrap();
         let mut p = chassis.publisher(BRAKE).create().unwrap();
-        while !p.has_subscribers() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        assert!(p.wait_for_subscribers(WATCHDOG).await, "no subscriber matched");
         p.publish(&speed(30.0, 1, "brake")).unwrap();
         assert_eq!(brake.recv_timeout(WATCHDOG).await.unwrap().view().label(), Some("brake"));
 
@@ -83,9 +81,7 @@ async fn mtls_router_keeps_out_strangers_and_enforces_publish_rights() {
         // Its own topic works; it is sent after the forged brake sample on the same link, so by the
         // time it arrives, the forged one would have too.
         let mut own = info.publisher(MEDIA).create().unwrap();
-        while !own.has_subscribers() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        assert!(own.wait_for_subscribers(WATCHDOG).await, "no subscriber matched");
         own.publish(&speed(0.0, 1, "song")).unwrap();
         assert_eq!(media.recv_timeout(WATCHDOG).await.unwrap().view().label(), Some("song"));
         tokio::time::sleep(Duration::from_millis(200)).await;
