@@ -1,9 +1,6 @@
 //! `vbus pub KEY JSON`: encode JSON through the topic's schema and publish it.
 
-use std::{
-    io::Read,
-    time::{Duration, Instant},
-};
+use std::{io::Read, time::Duration};
 
 use clap::Args;
 use serde_json::{Value, json};
@@ -80,11 +77,7 @@ pub async fn run(ctx: &Ctx, a: PubArgs) -> Result<()> {
     schema.table(&type_name)?;
     let payload = encode(&schema, &type_name, &value)?;
     let mut publisher = ctx.node.raw_publisher(&a.key, &type_name, type_hash)?;
-    let waited_until = Instant::now() + Duration::from_secs_f64(a.wait.max(0.0));
-    while !publisher.has_subscribers() && Instant::now() < waited_until {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let matched = publisher.has_subscribers();
+    let matched = publisher.wait_for_subscribers(Duration::from_secs_f64(a.wait.max(0.0))).await;
     if !matched && !ctx.json {
         eprintln!("note: no subscriber of `{}` matched within {} s; publishing anyway", a.key, a.wait);
     }
