@@ -253,13 +253,10 @@ fn vbus(delivery: Delivery) -> PerMsg {
 }
 
 /// What vbus may allocate per message on top of raw zenoh (with an attachment, as vbus always
-/// sends its header). Measured on this version:
-/// - publish: `finished_data().to_vec()` + its `ZBytes`, the header `Vec` + its `ZBytes` = 4;
-/// - rest of the path: 0 (the receive path reads the header and payload in place).
-///
-/// The target is zero; lower these bounds when vbus's publish path stops copying (see
-/// BENCHMARKS.md, "Allocations").
-const VBUS_PUBLISH_BOUND: f64 = 4.0;
+/// sends its header): nothing.
+/// - publish: the header and payload go to zenoh as two slices of one pooled buffer (`tx.rs`);
+/// - rest of the path: the receive path reads the header and payload in place.
+const VBUS_PUBLISH_BOUND: f64 = 0.0;
 const VBUS_REST_BOUND: f64 = 0.0;
 /// Slack for the background work of two idle sessions (keep-alives, timers) and for zenoh's rx
 /// buffer reuse, which depends on thread timing: on a loaded machine the callback path was seen

@@ -49,6 +49,7 @@ mod service;
 mod stats;
 mod subscriber;
 mod topic;
+mod tx;
 pub mod wire;
 
 pub use config::{DEFAULT_CONFIG, DEFAULT_ROUTER_ENDPOINT, Mode, NodeConfig};

@@ -4,7 +4,7 @@ use std::{
     collections::VecDeque,
     marker::PhantomData,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use flatbuffers::{FlatBufferBuilder, WIPOffset};
@@ -15,6 +15,7 @@ use crate::{
     message::verify,
     node::Node,
     stats::{Counters, Role},
+    tx::TxPool,
     wire::{self, Header},
 };
 
@@ -82,18 +83,21 @@ impl<T: Message> PublisherBuilder<'_, T> {
         // Announced last: once others see the publisher, its history is already served.
         let token = node.announce(true, T::TYPE_NAME, key)?;
         Ok(Publisher {
-            zpub,
-            key: key.to_owned(),
-            qos,
             fbb: FlatBufferBuilder::with_capacity(256),
-            seq: 0,
-            id: rand::random(),
-            data_id: wire::data_id(key),
-            allowed: node.config().access.as_ref().is_none_or(|a| a.may_publish(node.name(), key)),
-            node: node.name().to_owned(),
-            history,
-            stats,
-            _token: token,
+            tx: Tx {
+                zpub,
+                key: key.to_owned(),
+                qos,
+                pool: TxPool::new(qos.history as usize + 4),
+                seq: 0,
+                id: rand::random(),
+                data_id: wire::data_id(key),
+                allowed: node.config().access.as_ref().is_none_or(|a| a.may_publish(node.name(), key)),
+                node: node.name().to_owned(),
+                history,
+                stats,
+                _token: token,
+            },
             _type: PhantomData,
         })
     }
@@ -105,10 +109,17 @@ impl<T: Message> PublisherBuilder<'_, T> {
 /// (back-pressure); on `Drop` it never waits. The FlatBuffers builder is reused, so steady-state
 /// publishing does not grow memory.
 pub struct Publisher<T> {
+    fbb: FlatBufferBuilder<'static>,
+    tx: Tx,
+    _type: PhantomData<fn() -> T>,
+}
+
+/// A publisher's sending state, apart from its builder so that both can be borrowed at once.
+struct Tx {
     zpub: zenoh::pubsub::Publisher<'static>,
     key: String,
     qos: QoS,
-    fbb: FlatBufferBuilder<'static>,
+    pool: TxPool,
     seq: u64,
     id: u64,
     data_id: u32,
@@ -118,7 +129,6 @@ pub struct Publisher<T> {
     history: Option<(History, zenoh::query::Queryable<()>)>,
     stats: Arc<Counters>,
     _token: zenoh::liveliness::LivelinessToken,
-    _type: PhantomData<fn() -> T>,
 }
 
 impl<T: Message> Publisher<T> {
@@ -135,42 +145,72 @@ impl<T: Message> Publisher<T> {
         self.fbb.reset();
         let root = build(&mut self.fbb);
         self.fbb.finish_minimal(root);
-        let bytes = ZBytes::from(self.fbb.finished_data().to_vec());
-        self.send(bytes)
+        self.tx.send(T::TYPE_HASH, self.fbb.finished_data())
     }
 
     /// Publish FlatBuffers bytes built elsewhere (bridges, replay). They are verified first: the
     /// bus never carries a payload that its type's subscribers would reject.
     pub fn publish_bytes(&mut self, bytes: &[u8]) -> Result<(), PublishError> {
         verify::<T>(bytes).map_err(|e| PublishError::InvalidPayload {
-            key: self.key.clone(),
+            key: self.tx.key.clone(),
             type_name: T::TYPE_NAME,
             reason: e.to_string(),
         })?;
-        self.send(ZBytes::from(bytes.to_vec()))
+        self.tx.send(T::TYPE_HASH, bytes)
     }
 
-    fn send(&mut self, payload: ZBytes) -> Result<(), PublishError> {
+    /// Counters of this publisher.
+    pub fn stats(&self) -> TopicStats {
+        self.tx.stats.snapshot()
+    }
+
+    /// The topic key.
+    pub fn key(&self) -> &str {
+        &self.tx.key
+    }
+
+    /// This publisher's id as carried in every header.
+    pub fn id(&self) -> u64 {
+        self.tx.id
+    }
+
+    /// Whether at least one subscriber currently matches this publisher (subscribers of this same
+    /// node included).
+    pub fn has_subscribers(&self) -> bool {
+        matching(&self.tx.zpub)
+    }
+
+    /// Wait until at least one subscriber matches, for at most `timeout`; false if none did.
+    /// A new node learns the subscriptions of the domain a moment after it opens, and a sample
+    /// published before that reaches nobody: publish the first sample after this.
+    pub async fn wait_for_subscribers(&self, timeout: Duration) -> bool {
+        wait_for_match(&self.tx.zpub, timeout).await
+    }
+}
+
+impl Tx {
+    fn send(&mut self, type_hash: u64, payload: &[u8]) -> Result<(), PublishError> {
         if !self.allowed {
             Counters::inc(&self.stats.refused);
             return Err(PublishError::AccessDenied { key: self.key.clone(), node: self.node.clone() });
         }
         self.seq += 1;
+        let now = wire::now_ns();
         let header = Header {
             flags: if self.qos.e2e { wire::FLAG_E2E } else { 0 },
-            type_hash: T::TYPE_HASH,
+            type_hash,
             seq: self.seq,
-            source_time_ns: wire::now_ns(),
+            source_time_ns: now,
             publisher_id: self.id,
         }
         .encode();
-        let mut attachment = Vec::with_capacity(wire::HEADER_LEN + wire::E2E_EXT_LEN);
-        attachment.extend_from_slice(&header);
-        if self.qos.e2e {
-            let bytes = payload.to_bytes();
-            attachment.extend_from_slice(&wire::E2eExt::compute(&header, self.data_id, &bytes).encode());
-        }
-        let attachment = ZBytes::from(attachment);
+        let ext = if self.qos.e2e {
+            wire::E2eExt::compute(&header, self.data_id, payload).encode()
+        } else {
+            [0; wire::E2E_EXT_LEN]
+        };
+        let ext_len = if self.qos.e2e { wire::E2E_EXT_LEN } else { 0 };
+        let (attachment, payload) = self.pool.frame(&header, &ext[..ext_len], payload);
         let _span = tracing::trace_span!("vbus.publish", key = %self.key, seq = self.seq).entered();
         if let Some((ring, _)) = &self.history {
             let mut ring = ring.lock().expect("history lock");
@@ -179,49 +219,21 @@ impl<T: Message> Publisher<T> {
             }
             ring.push_back((payload.clone(), attachment.clone()));
         }
-        let started = Instant::now();
         self.zpub
             .put(payload)
             .attachment(attachment)
             .wait()
             .map_err(|e| PublishError::Transport { key: self.key.clone(), reason: e.to_string() })?;
-        let waited = started.elapsed();
-        if waited > BACKPRESSURE_THRESHOLD {
-            Counters::inc(&self.stats.backpressure_waits);
-            self.stats
-                .backpressure_ns
-                .fetch_add(waited.as_nanos() as u64, std::sync::atomic::Ordering::Relaxed);
+        // Back-pressure can only happen on Block topics; the header's clock reading is the start.
+        if self.qos.congestion == crate::Congestion::Block {
+            let waited = wire::now_ns().saturating_sub(now);
+            if waited > BACKPRESSURE_THRESHOLD.as_nanos() as u64 {
+                Counters::inc(&self.stats.backpressure_waits);
+                self.stats.backpressure_ns.fetch_add(waited, std::sync::atomic::Ordering::Relaxed);
+            }
         }
         Counters::inc(&self.stats.sent);
         Ok(())
-    }
-
-    /// Counters of this publisher.
-    pub fn stats(&self) -> TopicStats {
-        self.stats.snapshot()
-    }
-
-    /// The topic key.
-    pub fn key(&self) -> &str {
-        &self.key
-    }
-
-    /// This publisher's id as carried in every header.
-    pub fn id(&self) -> u64 {
-        self.id
-    }
-
-    /// Whether at least one subscriber currently matches this publisher (subscribers of this same
-    /// node included).
-    pub fn has_subscribers(&self) -> bool {
-        matching(&self.zpub)
-    }
-
-    /// Wait until at least one subscriber matches, for at most `timeout`; false if none did.
-    /// A new node learns the subscriptions of the domain a moment after it opens, and a sample
-    /// published before that reaches nobody: publish the first sample after this.
-    pub async fn wait_for_subscribers(&self, timeout: Duration) -> bool {
-        wait_for_match(&self.zpub, timeout).await
     }
 }
 

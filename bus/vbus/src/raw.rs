@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use zenoh::{Wait, bytes::ZBytes};
+use zenoh::Wait;
 
 use crate::{
     Closed, Error, PublishError, TopicStats,
@@ -124,6 +124,7 @@ impl RawSubscriber {
 /// replay, the CLI). The caller vouches for the payload; subscribers still verify it.
 pub struct RawPublisher {
     zpub: zenoh::pubsub::Publisher<'static>,
+    pool: crate::tx::TxPool,
     key: String,
     type_hash: u64,
     seq: u64,
@@ -154,7 +155,16 @@ impl RawPublisher {
         let stats = node.register(Role::Publisher, key, "*");
         // Announced like a typed publisher, so `vbus nodes` / `topics` list it with its type.
         let token = node.announce(true, if type_name.is_empty() { "unknown" } else { type_name }, key)?;
-        Ok(Self { zpub, key: key.to_owned(), type_hash, seq: 0, id: rand::random(), stats, _token: token })
+        Ok(Self {
+            zpub,
+            pool: crate::tx::TxPool::new(4),
+            key: key.to_owned(),
+            type_hash,
+            seq: 0,
+            id: rand::random(),
+            stats,
+            _token: token,
+        })
     }
 
     /// Publish `payload` with a fresh header (this publisher's id and sequence, now as source time).
@@ -172,9 +182,10 @@ impl RawPublisher {
             source_time_ns,
             publisher_id: self.id,
         };
+        let (attachment, payload) = self.pool.frame(&header.encode(), &[], payload);
         self.zpub
-            .put(ZBytes::from(payload.to_vec()))
-            .attachment(header.encode().to_vec())
+            .put(payload)
+            .attachment(attachment)
             .wait()
             .map_err(|e| PublishError::Transport { key: self.key.clone(), reason: e.to_string() })?;
         Counters::inc(&self.stats.sent);

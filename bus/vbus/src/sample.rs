@@ -10,7 +10,6 @@ use crate::{Message, message::view_verified, wire::Header};
 #[derive(Clone)]
 pub(crate) enum Payload {
     Zenoh(ZBytes),
-    Owned(std::sync::Arc<[u8]>),
 }
 
 impl Payload {
@@ -18,14 +17,14 @@ impl Payload {
         let mut slices = z.slices();
         match (slices.next(), slices.next()) {
             (Some(_), None) => Self::Zenoh(z.clone()),
-            _ => Self::Owned(z.to_bytes().into_owned().into()),
+            // Fragmented (large messages): one copy into a contiguous buffer.
+            _ => Self::Zenoh(ZBytes::from(z.to_bytes().into_owned())),
         }
     }
 
     pub(crate) fn bytes(&self) -> &[u8] {
         match self {
             Self::Zenoh(z) => z.slices().next().unwrap_or(&[]),
-            Self::Owned(v) => v,
         }
     }
 }

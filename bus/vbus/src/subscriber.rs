@@ -3,6 +3,7 @@
 
 use std::{
     collections::HashMap,
+    hash::BuildHasherDefault,
     marker::PhantomData,
     pin::Pin,
     sync::{
@@ -88,7 +89,7 @@ impl<T: Message> SubscriberBuilder<'_, T> {
             state: Mutex::new(RxState {
                 replaying: self.qos.history > 0,
                 pending: Vec::new(),
-                last_seq: HashMap::new(),
+                last_seq: HashMap::default(),
             }),
             deliver,
             events: EventSink { tx: ev_tx, rx: ev_rx.clone(), callback: self.on_event },
@@ -99,7 +100,7 @@ impl<T: Message> SubscriberBuilder<'_, T> {
         let zsub = node
             .session()
             .declare_subscriber(wire::data_key(node.domain(), key))
-            .callback(move |s| live.on_sample(s))
+            .callback(move |s| live.on_zenoh(&s))
             .wait()
             .map_err(Error::zenoh)?;
         if self.qos.history > 0 {
@@ -269,9 +270,28 @@ impl EventSink {
 struct RxState {
     /// True while the late-join history query runs: live samples wait in `pending`.
     replaying: bool,
-    pending: Vec<zenoh::sample::Sample>,
+    pending: Vec<(Option<Vec<u8>>, Payload)>,
     /// Last sequence number seen per publisher id.
-    last_seq: HashMap<u64, u64>,
+    last_seq: HashMap<u64, u64, BuildHasherDefault<IdHasher>>,
+}
+
+/// Publisher ids are random 64-bit numbers: they hash as themselves (SipHash cost ~3% of the
+/// receive path for nothing).
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 /// The receive path shared by both subscriber kinds.
@@ -290,28 +310,38 @@ struct Ingress<T> {
 }
 
 impl<T: Message> Ingress<T> {
-    fn on_sample(&self, s: zenoh::sample::Sample) {
+    fn on_zenoh(&self, s: &zenoh::sample::Sample) {
+        let attachment = s.attachment().map(|a| a.to_bytes());
+        self.on_sample(attachment.as_deref(), Payload::from_zbytes(s.payload()));
+    }
+
+    /// One live sample, whichever path it came by.
+    fn on_sample(&self, attachment: Option<&[u8]>, payload: Payload) {
         let mut state = self.state.lock().expect("subscriber state lock");
         if state.replaying {
-            state.pending.push(s);
+            state.pending.push((attachment.map(<[u8]>::to_vec), payload));
             return;
         }
-        self.ingest(&mut state, &s, true);
+        self.ingest(&mut state, attachment, payload, true);
     }
 
     /// Deliver the stored samples of a late join, then what arrived live meanwhile, in order.
-    fn finish_replay(&self, mut stored: Vec<zenoh::sample::Sample>) {
+    fn finish_replay(&self, stored: Vec<zenoh::sample::Sample>) {
+        let mut stored: Vec<_> = stored
+            .iter()
+            .map(|s| (s.attachment().map(|a| a.to_bytes().into_owned()), Payload::from_zbytes(s.payload())))
+            .collect();
         // Order by publisher, then sequence, so each publisher's history arrives in order.
-        stored.sort_by_key(|s| {
-            s.attachment().and_then(|a| Header::decode(&a.to_bytes()).ok()).map(|h| (h.publisher_id, h.seq))
+        stored.sort_by_key(|(a, _)| {
+            a.as_deref().and_then(|a| Header::decode(a).ok()).map(|h| (h.publisher_id, h.seq))
         });
         let mut state = self.state.lock().expect("subscriber state lock");
-        for s in &stored {
-            self.ingest(&mut state, s, false);
+        for (a, p) in stored {
+            self.ingest(&mut state, a.as_deref(), p, false);
         }
         let pending = std::mem::take(&mut state.pending);
-        for s in &pending {
-            self.ingest(&mut state, s, true);
+        for (a, p) in pending {
+            self.ingest(&mut state, a.as_deref(), p, true);
         }
         state.replaying = false;
     }
@@ -321,12 +351,12 @@ impl<T: Message> Ingress<T> {
     ///
     /// `live` is false for samples replayed from publishers' history, whose overlap with live
     /// data is expected and not an E2E repetition.
-    fn ingest(&self, state: &mut RxState, s: &zenoh::sample::Sample, live: bool) {
+    fn ingest(&self, state: &mut RxState, attachment: Option<&[u8]>, payload: Payload, live: bool) {
         let received_ns = wire::now_ns();
-        let Some(attachment) = s.attachment().map(|a| a.to_bytes()) else {
+        let Some(attachment) = attachment else {
             return self.reject(RejectReason::Header(wire::HeaderError::Missing));
         };
-        let header = match Header::decode(&attachment) {
+        let header = match Header::decode(attachment) {
             Ok(h) => h,
             Err(e) => return self.reject(RejectReason::Header(e)),
         };
@@ -344,9 +374,8 @@ impl<T: Message> Ingress<T> {
                 },
             );
         }
-        let payload = Payload::from_zbytes(s.payload());
         if self.qos.e2e
-            && let Some(violation) = self.e2e_check(&header, &attachment, payload.bytes())
+            && let Some(violation) = self.e2e_check(&header, attachment, payload.bytes())
         {
             return self.e2e_violation(&header, violation);
         }
@@ -354,7 +383,8 @@ impl<T: Message> Ingress<T> {
             return self.reject(RejectReason::Payload(e.to_string()));
         }
         // Sequence: duplicates (e.g. history overlapping live data) are dropped, gaps reported.
-        match state.last_seq.get(&header.publisher_id).copied() {
+        let last_seq = state.last_seq.entry(header.publisher_id).or_insert(0);
+        match Some(*last_seq).filter(|&l| l > 0) {
             Some(last) if header.seq <= last => {
                 Counters::inc(&self.stats.duplicates);
                 if self.qos.e2e && live {
@@ -376,8 +406,11 @@ impl<T: Message> Ingress<T> {
             }
             _ => {}
         }
-        state.last_seq.insert(header.publisher_id, header.seq);
-        self.last_rx.store((self.epoch.elapsed().as_nanos() as u64).max(1), Relaxed);
+        *last_seq = header.seq;
+        if self.qos.deadline.is_some() {
+            // Only the deadline monitor reads it: no clock read per sample without a deadline.
+            self.last_rx.store((self.epoch.elapsed().as_nanos() as u64).max(1), Relaxed);
+        }
         let sample = Sample { payload, header, received_ns, _type: PhantomData };
         if self.expired(&sample) {
             Counters::inc(&self.stats.expired);
