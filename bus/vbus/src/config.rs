@@ -63,9 +63,17 @@ pub struct NodeConfig {
     /// Access policy enforced by this node (see [`crate::security`]).
     #[serde(default)]
     pub access: Option<crate::security::AccessPolicy>,
+    /// The same-host path: samples to subscribers on this host through shared memory (see
+    /// [`crate::LocalPath`]). On by default; `VBUS_SHARED_MEMORY=off` also turns it off.
+    #[serde(default = "yes")]
+    pub shared_memory: bool,
     /// Raw zenoh configuration merged on top.
     #[serde(default)]
     pub zenoh: serde_json::Map<String, serde_json::Value>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_history_timeout() -> u64 {
@@ -175,6 +183,16 @@ impl NodeConfig {
             Mode::Peer | Mode::Client => vec![DEFAULT_ROUTER_ENDPOINT.into()],
             Mode::Router => vec![],
         })
+    }
+
+    /// Whether this node tries the same-host path: `shared_memory`, unless the environment
+    /// says `VBUS_SHARED_MEMORY=off` (or `0`, `false`), and never on a secured node (TLS or an
+    /// access policy): identities and the policy are enforced on zenoh links, by certificate,
+    /// and shared memory carries no identity, so a secured node neither reads nor writes it.
+    pub fn wants_shared_memory(&self) -> bool {
+        let env_off = std::env::var("VBUS_SHARED_MEMORY")
+            .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "off" | "0" | "false" | "no"));
+        self.shared_memory && !env_off && self.access.is_none() && self.tls.is_none()
     }
 
     /// The zenoh configuration this node opens its session with.

@@ -14,6 +14,9 @@
 //! - [`Service<Req, Rep>`] is request/reply ([`ServiceServer`], [`ServiceClient`]); fields
 //!   ([`FieldOwner`], [`FieldClient`]) hold a latest value that late joiners get at once.
 //! - Liveliness: [`Node::watch_nodes`] reports nodes coming and going, crashes included.
+//! - On one host, samples go through shared memory (iceoryx2), read in place and woken
+//!   directly; across hosts through zenoh. Nothing to configure: see [`LocalPath`] and
+//!   [`Sample::path`].
 //! - Every endpoint counts what it sent, delivered, dropped and rejected ([`TopicStats`]).
 //!
 //! The wire contract (keys, attachment header) is in `WIRE.md` and [`wire`].
@@ -38,6 +41,7 @@ mod config;
 mod error;
 mod event;
 mod field;
+mod local;
 mod message;
 mod node;
 mod publisher;
@@ -56,12 +60,13 @@ pub use config::{DEFAULT_CONFIG, DEFAULT_ROUTER_ENDPOINT, Mode, NodeConfig};
 pub use error::{CallError, Closed, Error, PublishError};
 pub use event::{E2eViolation, RejectReason, TopicEvent};
 pub use field::{FieldClient, FieldOwner};
+pub use local::LocalPath;
 pub use message::{Message, Pack};
 pub use node::{Node, NodeEvent, NodeWatcher, SchemaInfo, TopicInfo};
 pub use publisher::{Publisher, PublisherBuilder};
 pub use qos::{Congestion, Priority, QoS, Reliability};
 pub use raw::{RawPublisher, RawSample, RawSubscriber};
-pub use sample::Sample;
+pub use sample::{DataPath, Sample};
 pub use service::{Request, ServiceClient, ServiceServer};
 pub use stats::{EndpointStats, Role, TopicStats};
 pub use subscriber::{CallbackSubscriber, Subscriber, SubscriberBuilder};

@@ -11,6 +11,7 @@ use crate::{
     Error, Message, NodeConfig, Service, Topic,
     config::Mode,
     field::{FieldClient, FieldOwner},
+    local::{LocalHost, LocalPath},
     publisher::PublisherBuilder,
     service::{ServiceClient, ServiceServer},
     stats::{Counters, EndpointStats, Role},
@@ -36,6 +37,8 @@ struct NodeInner {
     token: Mutex<Option<zenoh::liveliness::LivelinessToken>>,
     schemas: Arc<Mutex<SchemaTable>>,
     schema_queryable: Mutex<Option<zenoh::query::Queryable<()>>>,
+    local: Option<LocalHost>,
+    local_path: LocalPath,
 }
 
 /// A schema served by some node of the domain; from [`Node::fetch_schema`].
@@ -92,7 +95,21 @@ impl Node {
             .declare_token(wire::node_key(&config.domain, &config.name))
             .await
             .map_err(Error::zenoh)?;
-        tracing::info!(name = %config.name, domain = %config.domain, mode = %config.mode, zid = %session.zid(), "vbus node open");
+        let (local, local_path) = if !config.wants_shared_memory() {
+            (None, LocalPath::Disabled)
+        } else {
+            match LocalHost::open(&session, &config.domain, &config.name).await {
+                Ok(l) => {
+                    let path = LocalPath::SharedMemory { host_tag: l.tag };
+                    (Some(l), path)
+                }
+                Err(reason) => {
+                    tracing::warn!(name = %config.name, %reason, "same-host shared memory unavailable: every sample of this node goes through zenoh");
+                    (None, LocalPath::Unavailable { reason })
+                }
+            }
+        };
+        tracing::info!(name = %config.name, domain = %config.domain, mode = %config.mode, zid = %session.zid(), data_path = %local_path, "vbus node open");
         Ok(Self {
             inner: Arc::new(NodeInner {
                 session,
@@ -102,6 +119,8 @@ impl Node {
                 token: Mutex::new(Some(token)),
                 schemas: Default::default(),
                 schema_queryable: Mutex::new(None),
+                local,
+                local_path,
             }),
         })
     }
@@ -125,6 +144,13 @@ impl Node {
     /// The underlying zenoh session, for what vbus does not wrap (bridges, tools).
     pub fn session(&self) -> &zenoh::Session {
         &self.inner.session
+    }
+    /// How samples between this node and others of its host travel.
+    pub fn local_path(&self) -> &LocalPath {
+        &self.inner.local_path
+    }
+    pub(crate) fn local(&self) -> Option<&LocalHost> {
+        self.inner.local.as_ref()
     }
     pub(crate) fn runtime(&self) -> &tokio::runtime::Handle {
         &self.inner.runtime
@@ -317,6 +343,7 @@ impl Node {
                     for (key, hash, bfbs) in found {
                         let header = wire::Header {
                             flags: 0,
+                            host_tag: 0,
                             type_hash: hash,
                             seq: 0,
                             source_time_ns: wire::now_ns(),

@@ -12,6 +12,7 @@ use zenoh::{Wait, bytes::ZBytes};
 
 use crate::{
     Error, Message, Pack, PublishError, QoS, Topic, TopicStats,
+    local::LocalPublisher,
     message::verify,
     node::Node,
     stats::{Counters, Role},
@@ -41,65 +42,9 @@ impl<T: Message> PublisherBuilder<'_, T> {
 
     /// Declare the publisher on the bus.
     pub fn create(self) -> Result<Publisher<T>, Error> {
-        let node = self.node;
-        let key = self.topic.key();
-        crate::topic::validate_key(key).map_err(Error::Key)?;
-        let qos = self.qos;
-        let wire_key = wire::data_key(node.domain(), key);
-        let zpub = node
-            .session()
-            .declare_publisher(wire_key.clone())
-            .encoding(wire::encoding(T::TYPE_NAME))
-            .congestion_control(qos.zenoh_congestion())
-            .priority(qos.priority.to_zenoh())
-            .express(qos.express)
-            .reliability(qos.zenoh_reliability())
-            .wait()
-            .map_err(Error::zenoh)?;
-        let stats = node.register(Role::Publisher, key, T::TYPE_NAME);
-        node.serve_schema::<T>()?;
-        let history = if qos.history > 0 {
-            let ring: History = Arc::new(Mutex::new(VecDeque::with_capacity(qos.history as usize)));
-            let served = ring.clone();
-            let hist_key = wire::history_key(node.domain(), key);
-            let queryable = node
-                .session()
-                .declare_queryable(hist_key.clone())
-                .callback(move |query| {
-                    // Copy out under the lock, reply outside it: replies may block on the network.
-                    let samples: Vec<_> = served.lock().expect("history lock").iter().cloned().collect();
-                    for (payload, attachment) in samples {
-                        if let Err(e) = query.reply(hist_key.clone(), payload).attachment(attachment).wait() {
-                            tracing::debug!(key = %hist_key, error = %e, "history reply failed");
-                        }
-                    }
-                })
-                .wait()
-                .map_err(Error::zenoh)?;
-            Some((ring, queryable))
-        } else {
-            None
-        };
-        // Announced last: once others see the publisher, its history is already served.
-        let token = node.announce(true, T::TYPE_NAME, key)?;
-        Ok(Publisher {
-            fbb: FlatBufferBuilder::with_capacity(256),
-            tx: Tx {
-                zpub,
-                key: key.to_owned(),
-                qos,
-                pool: TxPool::new(qos.history as usize + 4),
-                seq: 0,
-                id: rand::random(),
-                data_id: wire::data_id(key),
-                allowed: node.config().access.as_ref().is_none_or(|a| a.may_publish(node.name(), key)),
-                node: node.name().to_owned(),
-                history,
-                stats,
-                _token: token,
-            },
-            _type: PhantomData,
-        })
+        self.node.serve_schema::<T>()?;
+        let tx = Tx::declare(self.node, self.topic.key(), T::TYPE_NAME, T::TYPE_NAME, self.qos)?;
+        Ok(Publisher { fbb: FlatBufferBuilder::with_capacity(256), tx, _type: PhantomData })
     }
 }
 
@@ -114,8 +59,9 @@ pub struct Publisher<T> {
     _type: PhantomData<fn() -> T>,
 }
 
-/// A publisher's sending state, apart from its builder so that both can be borrowed at once.
-struct Tx {
+/// A publisher's sending state (typed publishers keep it apart from their builder, so that both
+/// can be borrowed at once; raw publishers are just this).
+pub(crate) struct Tx {
     zpub: zenoh::pubsub::Publisher<'static>,
     key: String,
     qos: QoS,
@@ -128,7 +74,22 @@ struct Tx {
     node: String,
     history: Option<(History, zenoh::query::Queryable<()>)>,
     stats: Arc<Counters>,
+    /// The same-host path, when the node has it.
+    local: Option<LocalPublisher>,
     _token: zenoh::liveliness::LivelinessToken,
+}
+
+/// The shared-memory port of a new publisher, if the node has the same-host path (a failure is
+/// logged and leaves the topic on zenoh).
+pub(crate) fn local_publisher(node: &Node, key: &str, qos: &QoS) -> Option<LocalPublisher> {
+    let local = node.local()?;
+    match local.publisher(key, qos.congestion == crate::Congestion::Block) {
+        Ok(p) => Some(p),
+        Err(reason) => {
+            tracing::warn!(key, %reason, "topic stays on zenoh: no shared-memory publisher");
+            None
+        }
+    }
 }
 
 impl<T: Message> Publisher<T> {
@@ -177,53 +138,170 @@ impl<T: Message> Publisher<T> {
     /// Whether at least one subscriber currently matches this publisher (subscribers of this same
     /// node included).
     pub fn has_subscribers(&self) -> bool {
-        matching(&self.tx.zpub)
+        self.tx.has_subscribers()
     }
 
     /// Wait until at least one subscriber matches, for at most `timeout`; false if none did.
     /// A new node learns the subscriptions of the domain a moment after it opens, and a sample
     /// published before that reaches nobody: publish the first sample after this.
     pub async fn wait_for_subscribers(&self, timeout: Duration) -> bool {
-        wait_for_match(&self.tx.zpub, timeout).await
+        self.tx.wait_for_subscribers(timeout).await
     }
 }
 
 impl Tx {
-    fn send(&mut self, type_hash: u64, payload: &[u8]) -> Result<(), PublishError> {
+    /// Declare the zenoh publisher, the history queryable (QoS history > 0), the same-host port
+    /// and the liveliness token of a publisher of `type_name` on `key`.
+    pub(crate) fn declare(
+        node: &Node,
+        key: &str,
+        type_name: &str,
+        stats_type: &'static str,
+        qos: QoS,
+    ) -> Result<Self, Error> {
+        crate::topic::validate_key(key).map_err(Error::Key)?;
+        let zpub = node
+            .session()
+            .declare_publisher(wire::data_key(node.domain(), key))
+            .encoding(wire::encoding(type_name))
+            .congestion_control(qos.zenoh_congestion())
+            .priority(qos.priority.to_zenoh())
+            .express(qos.express)
+            .reliability(qos.zenoh_reliability())
+            .wait()
+            .map_err(Error::zenoh)?;
+        let stats = node.register(Role::Publisher, key, stats_type);
+        let history = if qos.history > 0 {
+            let ring: History = Arc::new(Mutex::new(VecDeque::with_capacity(qos.history as usize)));
+            let served = ring.clone();
+            let hist_key = wire::history_key(node.domain(), key);
+            let queryable = node
+                .session()
+                .declare_queryable(hist_key.clone())
+                .callback(move |query| {
+                    // Copy out under the lock, reply outside it: replies may block on the network.
+                    let samples: Vec<_> = served.lock().expect("history lock").iter().cloned().collect();
+                    for (payload, attachment) in samples {
+                        if let Err(e) = query.reply(hist_key.clone(), payload).attachment(attachment).wait() {
+                            tracing::debug!(key = %hist_key, error = %e, "history reply failed");
+                        }
+                    }
+                })
+                .wait()
+                .map_err(Error::zenoh)?;
+            Some((ring, queryable))
+        } else {
+            None
+        };
+        let local = local_publisher(node, key, &qos);
+        // Announced last: once others see the publisher, its history is already served.
+        let token = node.announce(true, if type_name.is_empty() { "unknown" } else { type_name }, key)?;
+        Ok(Tx {
+            zpub,
+            key: key.to_owned(),
+            qos,
+            pool: TxPool::new(qos.history as usize + 4),
+            seq: 0,
+            id: rand::random(),
+            data_id: wire::data_id(key),
+            allowed: node.config().access.as_ref().is_none_or(|a| a.may_publish(node.name(), key)),
+            node: node.name().to_owned(),
+            history,
+            stats,
+            local,
+            _token: token,
+        })
+    }
+
+    /// Whether a subscriber matches, on zenoh or through shared memory.
+    pub(crate) fn has_subscribers(&self) -> bool {
+        self.local.as_ref().is_some_and(LocalPublisher::has_subscribers) || matching(&self.zpub)
+    }
+
+    /// [`Tx::has_subscribers`], polled until true or `timeout`.
+    pub(crate) async fn wait_for_subscribers(&self, timeout: Duration) -> bool {
+        let until = tokio::time::Instant::now() + timeout;
+        loop {
+            if self.has_subscribers() {
+                return true;
+            }
+            if tokio::time::Instant::now() >= until {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    pub(crate) fn stats(&self) -> TopicStats {
+        self.stats.snapshot()
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub(crate) fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Publish `payload` with a fresh header stamped now.
+    pub(crate) fn send(&mut self, type_hash: u64, payload: &[u8]) -> Result<(), PublishError> {
+        self.send_at(type_hash, payload, None)
+    }
+
+    /// Publish `payload`; `source_time_ns`: the sample's source time if not now.
+    pub(crate) fn send_at(
+        &mut self,
+        type_hash: u64,
+        payload: &[u8],
+        source_time_ns: Option<u64>,
+    ) -> Result<(), PublishError> {
         if !self.allowed {
             Counters::inc(&self.stats.refused);
             return Err(PublishError::AccessDenied { key: self.key.clone(), node: self.node.clone() });
         }
         self.seq += 1;
         let now = wire::now_ns();
-        let header = Header {
+        let mut header = Header {
             flags: if self.qos.e2e { wire::FLAG_E2E } else { 0 },
+            host_tag: 0,
             type_hash,
             seq: self.seq,
-            source_time_ns: now,
+            source_time_ns: source_time_ns.unwrap_or(now),
             publisher_id: self.id,
-        }
-        .encode();
-        let ext = if self.qos.e2e {
-            wire::E2eExt::compute(&header, self.data_id, payload).encode()
-        } else {
-            [0; wire::E2E_EXT_LEN]
         };
-        let ext_len = if self.qos.e2e { wire::E2E_EXT_LEN } else { 0 };
-        let (attachment, payload) = self.pool.frame(&header, &ext[..ext_len], payload);
         let _span = tracing::trace_span!("vbus.publish", key = %self.key, seq = self.seq).entered();
-        if let Some((ring, _)) = &self.history {
-            let mut ring = ring.lock().expect("history lock");
-            if ring.len() == self.qos.history as usize {
-                ring.pop_front();
+        // Same host first: subscribers here read it in place; the zenoh copy then carries
+        // FLAG_LOCAL so that they ignore it.
+        let mut to_zenoh = true;
+        if let Some(local) = self.local.as_mut().filter(|l| l.has_subscribers()) {
+            let mut local_header = header;
+            local_header.flags |= wire::FLAG_LOCAL;
+            local_header.host_tag = local.tag;
+            let (att, len) = attachment(&local_header, self.qos.e2e, self.data_id, payload);
+            if local.deliver(&att[..len], payload) {
+                header = local_header;
+                to_zenoh = local.zenoh_needed();
             }
-            ring.push_back((payload.clone(), attachment.clone()));
         }
-        self.zpub
-            .put(payload)
-            .attachment(attachment)
-            .wait()
-            .map_err(|e| PublishError::Transport { key: self.key.clone(), reason: e.to_string() })?;
+        if to_zenoh || self.history.is_some() {
+            let (att, len) = attachment(&header, self.qos.e2e, self.data_id, payload);
+            let (attachment, payload) = self.pool.frame(&att[..len], &[], payload);
+            if let Some((ring, _)) = &self.history {
+                let mut ring = ring.lock().expect("history lock");
+                if ring.len() == self.qos.history as usize {
+                    ring.pop_front();
+                }
+                ring.push_back((payload.clone(), attachment.clone()));
+            }
+            if to_zenoh {
+                self.zpub
+                    .put(payload)
+                    .attachment(attachment)
+                    .wait()
+                    .map_err(|e| PublishError::Transport { key: self.key.clone(), reason: e.to_string() })?;
+            }
+        }
         // Back-pressure can only happen on Block topics; the header's clock reading is the start.
         if self.qos.congestion == crate::Congestion::Block {
             let waited = wire::now_ns().saturating_sub(now);
@@ -237,21 +315,24 @@ impl Tx {
     }
 }
 
+/// The attachment of a sample: the header, then the E2E extension on protected topics.
+fn attachment(
+    header: &Header,
+    e2e: bool,
+    data_id: u32,
+    payload: &[u8],
+) -> ([u8; wire::HEADER_LEN + wire::E2E_EXT_LEN], usize) {
+    let mut att = [0; wire::HEADER_LEN + wire::E2E_EXT_LEN];
+    let head = header.encode();
+    att[..wire::HEADER_LEN].copy_from_slice(&head);
+    if !e2e {
+        return (att, wire::HEADER_LEN);
+    }
+    att[wire::HEADER_LEN..].copy_from_slice(&wire::E2eExt::compute(&head, data_id, payload).encode());
+    (att, att.len())
+}
+
 /// Whether a subscriber matches `zpub` now.
 pub(crate) fn matching(zpub: &zenoh::pubsub::Publisher<'_>) -> bool {
     zpub.matching_status().wait().map(|s| s.matching()).unwrap_or(false)
-}
-
-/// [`matching`], polled until true or `timeout`.
-pub(crate) async fn wait_for_match(zpub: &zenoh::pubsub::Publisher<'_>, timeout: Duration) -> bool {
-    let until = tokio::time::Instant::now() + timeout;
-    loop {
-        if matching(zpub) {
-            return true;
-        }
-        if tokio::time::Instant::now() >= until {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }

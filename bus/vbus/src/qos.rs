@@ -103,6 +103,9 @@ pub struct QoS {
     /// End-to-end protection (CRC + counter + data id, see `WIRE.md`) for safety-relevant
     /// topics: corruption, repetition, loss and delay are detected and reported.
     pub e2e: bool,
+    /// On the same-host path, how long a subscriber's thread keeps polling after a sample
+    /// before it blocks (trades a core for the wake-up latency of topics that ask for it).
+    pub spin: Option<Duration>,
 }
 
 impl Default for QoS {
@@ -125,6 +128,7 @@ impl QoS {
             deadline: None,
             lifespan: None,
             e2e: false,
+            spin: None,
         }
     }
     /// Set [`QoS::reliability`].
@@ -165,6 +169,12 @@ impl QoS {
     /// Set [`QoS::lifespan`].
     pub const fn lifespan(mut self, d: Duration) -> Self {
         self.lifespan = Some(d);
+        self
+    }
+
+    /// Set [`QoS::spin`].
+    pub const fn spin(mut self, d: Duration) -> Self {
+        self.spin = Some(d);
         self
     }
 

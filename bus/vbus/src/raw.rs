@@ -8,6 +8,7 @@ use zenoh::Wait;
 use crate::{
     Closed, Error, PublishError, TopicStats,
     node::Node,
+    publisher::Tx,
     sample::Payload,
     stats::{Counters, Role, send_drop_oldest},
     wire::{self, Header, HeaderError},
@@ -64,6 +65,7 @@ pub struct RawSubscriber {
     rx: flume::Receiver<RawSample>,
     stats: Arc<Counters>,
     _sub: zenoh::pubsub::Subscriber<()>,
+    _token: zenoh::liveliness::LivelinessToken,
 }
 
 impl RawSubscriber {
@@ -76,6 +78,9 @@ impl RawSubscriber {
         let counters = stats.clone();
         let (tx, rx) = flume::bounded(queue.max(1));
         let drain = rx.clone();
+        // Announced like typed subscribers (type `*`), so that same-host publishers know that a
+        // subscriber here reads from zenoh.
+        let token = node.announce(false, "*", key_expr)?;
         let sub = node
             .session()
             .declare_subscriber(full)
@@ -97,7 +102,7 @@ impl RawSubscriber {
             })
             .wait()
             .map_err(Error::zenoh)?;
-        Ok(Self { rx, stats, _sub: sub })
+        Ok(Self { rx, stats, _sub: sub, _token: token })
     }
 
     /// The next sample.
@@ -121,16 +126,12 @@ impl RawSubscriber {
 }
 
 /// Publishes pre-encoded FlatBuffers bytes of a type known only by name and hash (bridges,
-/// replay, the CLI). The caller vouches for the payload; subscribers still verify it.
+/// replay, the CLI). The caller vouches for the payload; subscribers still verify it. Takes the
+/// same paths as a typed publisher (shared memory on this host, zenoh beyond), and the node's
+/// access policy applies to it the same way.
 pub struct RawPublisher {
-    zpub: zenoh::pubsub::Publisher<'static>,
-    pool: crate::tx::TxPool,
-    key: String,
+    tx: Tx,
     type_hash: u64,
-    seq: u64,
-    id: u64,
-    stats: Arc<Counters>,
-    _token: zenoh::liveliness::LivelinessToken,
 }
 
 impl RawPublisher {
@@ -141,71 +142,45 @@ impl RawPublisher {
         type_hash: u64,
         qos: crate::QoS,
     ) -> Result<Self, Error> {
-        crate::topic::validate_key(key).map_err(Error::Key)?;
-        let zpub = node
-            .session()
-            .declare_publisher(wire::data_key(node.domain(), key))
-            .encoding(wire::encoding(type_name))
-            .congestion_control(qos.zenoh_congestion())
-            .priority(qos.priority.to_zenoh())
-            .express(qos.express)
-            .reliability(qos.zenoh_reliability())
-            .wait()
-            .map_err(Error::zenoh)?;
-        let stats = node.register(Role::Publisher, key, "*");
-        // Announced like a typed publisher, so `vbus nodes` / `topics` list it with its type.
-        let token = node.announce(true, if type_name.is_empty() { "unknown" } else { type_name }, key)?;
-        Ok(Self {
-            zpub,
-            pool: crate::tx::TxPool::new(4),
-            key: key.to_owned(),
-            type_hash,
-            seq: 0,
-            id: rand::random(),
-            stats,
-            _token: token,
-        })
+        // History and E2E need the compiled type; untyped publishers have neither.
+        let qos = crate::QoS { history: 0, e2e: false, ..qos };
+        Ok(Self { tx: Tx::declare(node, key, type_name, "*", qos)?, type_hash })
     }
 
     /// Publish `payload` with a fresh header (this publisher's id and sequence, now as source time).
     pub fn publish(&mut self, payload: &[u8]) -> Result<(), PublishError> {
-        self.publish_at(payload, wire::now_ns())
+        self.tx.send(self.type_hash, payload)
     }
 
     /// Publish with an explicit source time (e.g. the CAN frame's timestamp, a recording's time).
     pub fn publish_at(&mut self, payload: &[u8], source_time_ns: u64) -> Result<(), PublishError> {
-        self.seq += 1;
-        let header = Header {
-            flags: 0,
-            type_hash: self.type_hash,
-            seq: self.seq,
-            source_time_ns,
-            publisher_id: self.id,
-        };
-        let (attachment, payload) = self.pool.frame(&header.encode(), &[], payload);
-        self.zpub
-            .put(payload)
-            .attachment(attachment)
-            .wait()
-            .map_err(|e| PublishError::Transport { key: self.key.clone(), reason: e.to_string() })?;
-        Counters::inc(&self.stats.sent);
-        Ok(())
+        self.tx.send_at(self.type_hash, payload, Some(source_time_ns))
     }
 
     /// Whether a subscriber currently matches.
     pub fn has_subscribers(&self) -> bool {
-        crate::publisher::matching(&self.zpub)
+        self.tx.has_subscribers()
     }
 
     /// Wait until at least one subscriber matches, for at most `timeout`; false if none did
     /// (see [`crate::Publisher::wait_for_subscribers`]).
     pub async fn wait_for_subscribers(&self, timeout: std::time::Duration) -> bool {
-        crate::publisher::wait_for_match(&self.zpub, timeout).await
+        self.tx.wait_for_subscribers(timeout).await
     }
 
-    /// Counters (`sent`).
+    /// Counters (`sent`, `refused`).
     pub fn stats(&self) -> TopicStats {
-        self.stats.snapshot()
+        self.tx.stats()
+    }
+
+    /// The topic key.
+    pub fn key(&self) -> &str {
+        self.tx.key()
+    }
+
+    /// This publisher's id as carried in every header.
+    pub fn id(&self) -> u64 {
+        self.tx.id()
     }
 }
 
@@ -222,6 +197,7 @@ pub(crate) async fn raw_call(
     crate::topic::validate_key(key).map_err(|reason| CallError::Transport { key: key.to_owned(), reason })?;
     let header = Header {
         flags: 0,
+        host_tag: 0,
         type_hash: request_type_hash,
         seq: 1,
         source_time_ns: wire::now_ns(),

@@ -6,10 +6,22 @@ use zenoh::bytes::ZBytes;
 
 use crate::{Message, message::view_verified, wire::Header};
 
-/// Payload bytes, zero-copy when the transport delivered them in one piece.
-#[derive(Clone)]
+/// Payload bytes, zero-copy when the transport delivered them in one piece, read in place in
+/// shared memory when they came by the same-host path.
 pub(crate) enum Payload {
     Zenoh(ZBytes),
+    Local(crate::local::LocalSample),
+}
+
+impl Clone for Payload {
+    /// A sample in shared memory is copied out: the publisher's segment holds only a few
+    /// samples per subscriber in place.
+    fn clone(&self) -> Self {
+        match self {
+            Self::Zenoh(z) => Self::Zenoh(z.clone()),
+            Self::Local(l) => Self::copy_of(l.bytes()),
+        }
+    }
 }
 
 impl Payload {
@@ -22,10 +34,41 @@ impl Payload {
         }
     }
 
+    pub(crate) fn copy_of(bytes: &[u8]) -> Self {
+        Self::Zenoh(ZBytes::from(bytes.to_vec()))
+    }
+
     pub(crate) fn bytes(&self) -> &[u8] {
         match self {
             Self::Zenoh(z) => z.slices().next().unwrap_or(&[]),
+            Self::Local(l) => l.bytes(),
         }
+    }
+
+    /// Which path the sample took.
+    pub(crate) fn path(&self) -> DataPath {
+        match self {
+            Self::Zenoh(_) => DataPath::Zenoh,
+            Self::Local(_) => DataPath::SharedMemory,
+        }
+    }
+}
+
+/// How a sample reached its subscriber.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DataPath {
+    /// Shared memory between processes of one host, read in place.
+    SharedMemory,
+    /// A zenoh link (another host, or a same-host peer without shared memory).
+    Zenoh,
+}
+
+impl fmt::Display for DataPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::SharedMemory => "shared-memory",
+            Self::Zenoh => "zenoh",
+        })
     }
 }
 
@@ -71,6 +114,10 @@ impl<T: Message> Sample<T> {
     /// Id of the publisher that sent it.
     pub fn publisher_id(&self) -> u64 {
         self.header.publisher_id
+    }
+    /// The path this sample took: shared memory (same host) or zenoh.
+    pub fn path(&self) -> DataPath {
+        self.payload.path()
     }
     /// Wall-clock time from publication to receipt (zero if the clocks disagree backwards).
     pub fn latency(&self) -> Duration {

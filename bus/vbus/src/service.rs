@@ -149,6 +149,7 @@ impl<Req: Message, Rep: Message> Request<Req, Rep> {
         fbb.finish_minimal(root);
         let header = Header {
             flags: 0,
+            host_tag: 0,
             type_hash: Rep::TYPE_HASH,
             seq: self.header.seq,
             source_time_ns: wire::now_ns(),
@@ -223,6 +224,7 @@ impl<Req: Message, Rep: Message> ServiceClient<Req, Rep> {
         let seq = self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let header = Header {
             flags: 0,
+            host_tag: 0,
             type_hash: Req::TYPE_HASH,
             seq,
             source_time_ns: wire::now_ns(),

@@ -8,7 +8,7 @@ use std::{
     pin::Pin,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU64, Ordering::Relaxed},
+        atomic::{AtomicBool, AtomicU64, Ordering::Relaxed},
     },
     task::{Context, Poll},
     time::{Duration, Instant},
@@ -81,6 +81,15 @@ impl<T: Message> SubscriberBuilder<'_, T> {
         crate::topic::validate_key(key).map_err(Error::Key)?;
         let (ev_tx, ev_rx) = flume::bounded(EVENT_QUEUE);
         let stats = node.register(Role::Subscriber, key, T::TYPE_NAME);
+        // The same-host port first, so that a publisher that sees this subscriber on zenoh
+        // already reaches it through shared memory.
+        let local = node.local().and_then(|l| match l.subscriber(key) {
+            Ok(port) => Some((l.tag, port)),
+            Err(reason) => {
+                tracing::warn!(key, %reason, "subscriber stays on zenoh: no shared-memory port");
+                None
+            }
+        });
         let ingress = Arc::new(Ingress {
             key: key.to_owned(),
             data_id: wire::data_id(key),
@@ -95,7 +104,46 @@ impl<T: Message> SubscriberBuilder<'_, T> {
             events: EventSink { tx: ev_tx, rx: ev_rx.clone(), callback: self.on_event },
             epoch: Instant::now(),
             last_rx: AtomicU64::new(0),
+            local_tag: local.as_ref().map_or(0, |(tag, _)| *tag),
         });
+        let reader = match local {
+            Some((tag, (port, listener, keep))) => {
+                let stop = Arc::new(AtomicBool::new(false));
+                let weak = Arc::downgrade(&ingress);
+                // The node's message size limit holds on this path too (zenoh's transport
+                // enforces it on links).
+                let max = node.config().max_message_size;
+                let thread = crate::local::spawn_reader(
+                    key,
+                    port,
+                    listener,
+                    keep,
+                    self.qos.spin.unwrap_or_default(),
+                    stop.clone(),
+                    move |att, payload| {
+                        let Some(ing) = weak.upgrade() else { return };
+                        if payload.bytes().len() as u64 > max {
+                            return ing.reject(RejectReason::Payload(format!(
+                                "expected at most {max} bytes (max_message_size), found {}",
+                                payload.bytes().len()
+                            )));
+                        }
+                        ing.on_sample(Some(att), payload);
+                    },
+                )
+                .map_err(|e| {
+                    Error::Zenoh(format!("cannot start the shared-memory reader of `{key}`: {e}"))
+                })?;
+                let token = node
+                    .session()
+                    .liveliness()
+                    .declare_token(wire::local_token_key(node.domain(), tag, node.name(), T::TYPE_NAME, key))
+                    .wait()
+                    .map_err(Error::zenoh)?;
+                Some(Reader { stop, _thread: thread, _token: token })
+            }
+            None => None,
+        };
         let live = ingress.clone();
         let zsub = node
             .session()
@@ -123,22 +171,35 @@ impl<T: Message> SubscriberBuilder<'_, T> {
         let token = node.announce(false, T::TYPE_NAME, key)?;
         let deadline_task =
             self.qos.deadline.map(|d| node.runtime().spawn(deadline_monitor(Arc::downgrade(&ingress), d)));
-        Ok((Handle { ingress, _zsub: zsub, _token: token, deadline_task }, ev_rx))
+        Ok((Handle { ingress, _zsub: zsub, _token: token, deadline_task, reader }, ev_rx))
     }
 }
 
-/// Keeps the zenoh subscriber and the deadline monitor alive; undeclares on drop.
+/// Keeps the zenoh subscriber, the shared-memory reader and the deadline monitor alive;
+/// undeclares on drop.
 struct Handle<T> {
     ingress: Arc<Ingress<T>>,
     _zsub: zenoh::pubsub::Subscriber<()>,
     _token: zenoh::liveliness::LivelinessToken,
     deadline_task: Option<tokio::task::JoinHandle<()>>,
+    reader: Option<Reader>,
+}
+
+/// A subscriber's shared-memory reader thread and the token that announces it.
+struct Reader {
+    stop: Arc<AtomicBool>,
+    _thread: std::thread::JoinHandle<()>,
+    _token: zenoh::liveliness::LivelinessToken,
 }
 
 impl<T> Drop for Handle<T> {
     fn drop(&mut self) {
         if let Some(t) = &self.deadline_task {
             t.abort();
+        }
+        if let Some(r) = &self.reader {
+            // The thread sees it within its idle check and releases the port.
+            r.stop.store(true, Relaxed);
         }
     }
 }
@@ -307,11 +368,19 @@ struct Ingress<T> {
     epoch: Instant,
     /// Nanoseconds since `epoch` of the last accepted sample (0: none yet).
     last_rx: AtomicU64,
+    /// This host's tag when this subscriber also reads through shared memory (0: it does not):
+    /// zenoh copies of samples it got that way are ignored.
+    local_tag: u32,
 }
 
 impl<T: Message> Ingress<T> {
     fn on_zenoh(&self, s: &zenoh::sample::Sample) {
         let attachment = s.attachment().map(|a| a.to_bytes());
+        if self.local_tag != 0
+            && attachment.as_deref().is_some_and(|a| wire::delivered_locally(a, self.local_tag))
+        {
+            return;
+        }
         self.on_sample(attachment.as_deref(), Payload::from_zbytes(s.payload()));
     }
 

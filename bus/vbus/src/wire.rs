@@ -21,16 +21,19 @@ pub const HEADER_VERSION: u8 = 1;
 /// |---|---|---|
 /// | 0 | 2 | magic `"vb"` |
 /// | 2 | 1 | version (1) |
-/// | 3 | 1 | flags: bit 0 = E2E extension follows ([`FLAG_E2E`]) |
-/// | 4 | 4 | reserved (0) |
+/// | 3 | 1 | flags: bit 0 = E2E extension follows ([`FLAG_E2E`]); bit 1 = also delivered through shared memory ([`FLAG_LOCAL`]) |
+/// | 4 | 4 | host tag with [`FLAG_LOCAL`], else 0 |
 /// | 8 | 8 | schema type hash |
 /// | 16 | 8 | sequence number (per publisher, starts at 1) |
 /// | 24 | 8 | source timestamp, ns since the UNIX epoch |
 /// | 32 | 8 | publisher id (random per publisher instance) |
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Header {
-    /// Header flags ([`FLAG_E2E`]; other bits reserved, 0).
+    /// Header flags ([`FLAG_E2E`], [`FLAG_LOCAL`]; other bits reserved, 0).
     pub flags: u8,
+    /// With [`FLAG_LOCAL`]: the tag of the host whose subscribers got this sample through shared
+    /// memory (they ignore its zenoh copy); otherwise 0.
+    pub host_tag: u32,
     /// [`crate::Message::TYPE_HASH`] of the payload's type.
     pub type_hash: u64,
     /// Publisher sequence number; consecutive per publisher id.
@@ -87,6 +90,7 @@ impl Header {
         b[0..2].copy_from_slice(&HEADER_MAGIC);
         b[2] = HEADER_VERSION;
         b[3] = self.flags;
+        b[4..8].copy_from_slice(&self.host_tag.to_le_bytes());
         b[8..16].copy_from_slice(&self.type_hash.to_le_bytes());
         b[16..24].copy_from_slice(&self.seq.to_le_bytes());
         b[24..32].copy_from_slice(&self.source_time_ns.to_le_bytes());
@@ -108,6 +112,7 @@ impl Header {
         let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().expect("8 bytes"));
         Ok(Self {
             flags: b[3],
+            host_tag: u32::from_le_bytes(b[4..8].try_into().expect("4 bytes")),
             type_hash: u64_at(8),
             seq: u64_at(16),
             source_time_ns: u64_at(24),
@@ -118,6 +123,15 @@ impl Header {
 
 /// Header flag: an 8-byte E2E extension follows the header (see [`E2eExt`]).
 pub const FLAG_E2E: u8 = 0x01;
+/// Header flag: the publisher also delivered this sample through shared memory to the
+/// subscribers of the host named by [`Header::host_tag`]; those ignore the zenoh copy.
+pub const FLAG_LOCAL: u8 = 0x02;
+
+/// Whether a received attachment announces a sample that subscribers of host `tag` already got
+/// through shared memory (read without decoding the whole header).
+pub fn delivered_locally(attachment: &[u8], tag: u32) -> bool {
+    attachment.len() >= HEADER_LEN && attachment[3] & FLAG_LOCAL != 0 && attachment[4..8] == tag.to_le_bytes()
+}
 /// Length of the E2E extension.
 pub const E2E_EXT_LEN: usize = 8;
 
@@ -213,6 +227,17 @@ pub fn node_key(domain: &str, name: &str) -> String {
     format!("{KEY_PREFIX}/{domain}/@node/{name}")
 }
 
+/// `vbus/<domain>/@local/<host tag>/`: prefix of the tokens of subscribers that read through
+/// shared memory on the host with that tag (`.../<node>/<type>/<key>`).
+pub fn local_token_prefix(domain: &str, tag: u32) -> String {
+    format!("{KEY_PREFIX}/{domain}/@local/{tag:08x}/")
+}
+
+/// `vbus/<domain>/@local/<host tag>/<node>/<type>/<key>`: see [`local_token_prefix`].
+pub fn local_token_key(domain: &str, tag: u32, node: &str, type_name: &str, key: &str) -> String {
+    format!("{}{node}/{type_name}/{key}", local_token_prefix(domain, tag))
+}
+
 /// `vbus/<domain>/@schema/<type name>`: where nodes serve the `.bfbs` of the types they publish.
 pub fn schema_key(domain: &str, type_name: &str) -> String {
     format!("{KEY_PREFIX}/{domain}/@schema/{type_name}")
@@ -254,7 +279,9 @@ mod tests {
     fn crc32p4_matches_the_autosar_check_value() {
         // AUTOSAR SWS E2E Library: CRC-32P4 check value over "123456789".
         assert_eq!(crc32p4(b"123456789"), 0x1697_D06A);
-        let h = Header { flags: FLAG_E2E, type_hash: 1, seq: 2, source_time_ns: 3, publisher_id: 4 }.encode();
+        let h =
+            Header { flags: FLAG_E2E, host_tag: 0, type_hash: 1, seq: 2, source_time_ns: 3, publisher_id: 4 }
+                .encode();
         let ext = E2eExt::compute(&h, data_id("chassis/brake"), b"payload");
         let mut att = h.to_vec();
         att.extend_from_slice(&ext.encode());
@@ -267,6 +294,7 @@ mod tests {
     fn header_round_trips_and_rejects_garbage() {
         let h = Header {
             flags: 0,
+            host_tag: 0,
             type_hash: 0x0123_4567_89ab_cdef,
             seq: 42,
             source_time_ns: 7,

@@ -79,6 +79,7 @@ async fn problems_are_named_in_words() {
             if !seq.is_multiple_of(3) {
                 let h = wire::Header {
                     flags: 0,
+                    host_tag: 0,
                     type_hash: 7,
                     seq,
                     source_time_ns: wire::now_ns(),

@@ -138,6 +138,7 @@ async fn run(role: &str) -> Result<(), String> {
             let header = |seq| {
                 wire::Header {
                     flags: 0,
+                    host_tag: 0,
                     type_hash: <Speed as vbus::Message>::TYPE_HASH,
                     seq,
                     source_time_ns: wire::now_ns(),

@@ -238,6 +238,7 @@ async fn e2e_detects_corruption_repetition_loss_delay_and_masquerade() {
         let send = |seq: u64, age: Duration, data_id: u32, flags: u8, tamper: bool| {
             let h = wire::Header {
                 flags,
+                host_tag: 0,
                 type_hash: <Speed as vbus::Message>::TYPE_HASH,
                 seq,
                 source_time_ns: wire::now_ns() - age.as_nanos() as u64,

@@ -1,0 +1,499 @@
+//! The same-host data path: samples between processes of one host go through shared memory
+//! (iceoryx2), written once by the publisher and read in place by the subscriber, whose thread
+//! is woken directly by the publisher's notification (one wake-up per hop).
+//!
+//! Nothing to configure: a node opens its iceoryx2 side at start (or says once why it cannot and
+//! uses zenoh only). Which subscribers share the host is learnt from liveliness tokens: every
+//! subscriber that reads a topic through shared memory declares
+//! `vbus/<domain>/@local/<host tag>/<node>/<type>/<key>` next to its `@sub` token, and a publisher puts a
+//! sample on zenoh only while some announced subscriber of its key lacks such a token on its own
+//! host (or none is announced at all). A sample that went through shared memory carries
+//! [`wire::FLAG_LOCAL`] and the host tag in its header, so a local subscriber that also receives
+//! it from zenoh (because a remote subscriber needed the put) ignores that copy: every sample
+//! arrives exactly once. Both paths then run the same receive code (`subscriber::Ingress`).
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use iceoryx2::{
+    port::{
+        listener::Listener, notifier::Notifier, publisher::Publisher as IoxPublisher,
+        subscriber::Subscriber as IoxSubscriber,
+    },
+    prelude::*,
+    service::port_factory::{
+        event::PortFactory as EventFactory, publish_subscribe::PortFactory as PubSubFactory,
+    },
+};
+
+use crate::wire;
+
+/// The iceoryx2 service flavour: inter-process, ports usable from any thread (publishers and
+/// samples move between tasks and threads).
+type Ipc = iceoryx2::service::ipc_threadsafe::Service;
+
+/// Service limits, the same for every vbus topic so that any node opens what another created.
+const MAX_PUBLISHERS: usize = 8;
+const MAX_SUBSCRIBERS: usize = 16;
+/// Samples waiting per subscriber in shared memory; the subscriber's thread moves them to its
+/// queue at once, so this only fills while that thread is not scheduled.
+const BUFFER: usize = 16;
+/// Samples a subscriber may hold in place at once (queued for or kept by the application);
+/// beyond that, further samples are copied out of shared memory so the publisher's segment
+/// never runs dry.
+const BORROWED: usize = 8;
+/// Largest slice a publisher puts in shared memory; bigger samples go through zenoh.
+const MAX_LOCAL_PAYLOAD: usize = 64 << 20;
+/// Free space `/dev/shm` must have for a node to use the same-host path.
+pub(crate) const MIN_FREE_SHM: u64 = 256 << 20;
+/// How often an idle subscriber thread looks whether its subscriber is gone.
+const IDLE_CHECK: Duration = Duration::from_millis(100);
+
+/// The header a sample carries in shared memory: the wire attachment (header, E2E extension),
+/// byte for byte as on zenoh, so both paths are checked by the same code.
+#[derive(Debug, Clone, Copy, ZeroCopySend)]
+#[repr(C)]
+#[type_name("vbus.LocalHeaderV1")]
+pub(crate) struct LocalHeader {
+    attachment: [u8; wire::HEADER_LEN + wire::E2E_EXT_LEN],
+    len: u32,
+    /// Where the FlatBuffer starts in the slice.
+    offset: u32,
+}
+
+impl Default for LocalHeader {
+    fn default() -> Self {
+        Self { attachment: [0; wire::HEADER_LEN + wire::E2E_EXT_LEN], len: 0, offset: 0 }
+    }
+}
+
+/// Why a node runs without the same-host path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LocalPath {
+    /// Samples to subscribers on this host go through shared memory.
+    SharedMemory {
+        /// This host's tag (see `WIRE.md`).
+        host_tag: u32,
+    },
+    /// Turned off by configuration (`shared_memory: false`) or `VBUS_SHARED_MEMORY=off`.
+    Disabled,
+    /// Shared memory is missing or too small: every sample goes through zenoh.
+    Unavailable {
+        /// What failed.
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for LocalPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::SharedMemory { host_tag } => write!(f, "shared memory (host tag {host_tag:08x})"),
+            Self::Disabled => f.write_str("zenoh only (shared memory turned off by configuration)"),
+            Self::Unavailable { reason } => write!(f, "zenoh only (shared memory unavailable: {reason})"),
+        }
+    }
+}
+
+/// A tag for "processes that share shared memory and a network view": boot id, mount namespace
+/// (which `/dev/shm` is seen) and network namespace. Processes in another network namespace
+/// count as another host, which is what they are to zenoh.
+pub(crate) fn host_tag() -> u32 {
+    let mut h = 0x811c_9dc5u32;
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    let ns = |n: &str| std::fs::read_link(format!("/proc/self/ns/{n}")).map(|p| p.display().to_string());
+    for part in [boot, ns("mnt").unwrap_or_default(), ns("net").unwrap_or_default()] {
+        for b in part.trim().bytes().chain([0]) {
+            h = (h ^ b as u32).wrapping_mul(0x0100_0193);
+        }
+    }
+    h.max(1)
+}
+
+fn free_shm() -> Result<u64, String> {
+    let path = std::ffi::CString::new("/dev/shm").expect("no NUL");
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `path` is a valid C string and `st` a writable statvfs buffer.
+    let rc = unsafe { libc::statvfs(path.as_ptr(), st.as_mut_ptr()) };
+    if rc != 0 {
+        return Err(format!("/dev/shm: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: statvfs succeeded and filled the buffer.
+    let st = unsafe { st.assume_init() };
+    Ok(st.f_bavail.saturating_mul(st.f_frsize))
+}
+
+/// Which announced subscribers read through shared memory on this host; kept current from
+/// liveliness tokens, read by publishers through a generation number.
+#[derive(Default)]
+pub(crate) struct Directory {
+    inner: Mutex<DirState>,
+    generation: AtomicU64,
+}
+
+#[derive(Default)]
+struct DirState {
+    /// `@sub` token key -> (`<node>/<type>`, key expression).
+    subs: HashMap<String, (String, String)>,
+    /// (`<node>/<type>`, key) of subscribers reading through shared memory on this host.
+    local: HashSet<(String, String)>,
+}
+
+impl Directory {
+    fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// Whether a sample of `key` must also go on zenoh: some announced subscriber of it does not
+    /// read it through shared memory on this host, or no subscriber is announced (then zenoh's
+    /// own matching decides, which also serves subscribers that declare no token).
+    fn needs_zenoh(&self, key: &str) -> bool {
+        let st = self.inner.lock().expect("directory lock");
+        let Ok(k) = zenoh::key_expr::KeyExpr::try_from(key) else { return true };
+        let mut announced = false;
+        for (node, expr) in st.subs.values() {
+            let matches = expr == key
+                || zenoh::key_expr::KeyExpr::try_from(expr.as_str()).is_ok_and(|e| e.intersects(&k));
+            if matches {
+                announced = true;
+                if !st.local.contains(&(node.clone(), key.to_owned())) {
+                    return true;
+                }
+            }
+        }
+        !announced
+    }
+}
+
+/// A node's same-host side: its iceoryx2 node and the directory of local subscribers.
+pub(crate) struct LocalHost {
+    node: iceoryx2::node::Node<Ipc>,
+    pub(crate) tag: u32,
+    domain: String,
+    pub(crate) dir: Arc<Directory>,
+    _watch: [zenoh::pubsub::Subscriber<()>; 2],
+}
+
+impl LocalHost {
+    /// Open the iceoryx2 side of a node and start following the domain's subscriber tokens.
+    pub(crate) async fn open(session: &zenoh::Session, domain: &str, name: &str) -> Result<Self, String> {
+        let free = free_shm()?;
+        if free < MIN_FREE_SHM {
+            return Err(format!(
+                "/dev/shm has {} MiB free, the same-host path needs at least {} MiB",
+                free >> 20,
+                MIN_FREE_SHM >> 20
+            ));
+        }
+        set_log_level(LogLevel::Error);
+        let node_name = NodeName::new(name).map_err(|e| format!("node name `{name}`: {e:?}"))?;
+        // Resources of crashed nodes (kill -9) are removed when a node is created (iceoryx2's
+        // default `cleanup_dead_nodes_on_creation`), so a restart finds a clean state.
+        let node = NodeBuilder::new()
+            .name(&node_name)
+            .signal_handling_mode(SignalHandlingMode::Disabled)
+            .create::<Ipc>()
+            .map_err(|e| format!("cannot create the iceoryx2 node: {e:?}"))?;
+        let tag = host_tag();
+        let dir = Arc::new(Directory::default());
+        let subs_prefix = format!("{}/{domain}/@sub/", wire::KEY_PREFIX);
+        let local_prefix = wire::local_token_prefix(domain, tag);
+        let d = dir.clone();
+        let p = subs_prefix.clone();
+        let subs = session
+            .liveliness()
+            .declare_subscriber(format!("{subs_prefix}**"))
+            .history(true)
+            .callback(move |s| {
+                let key = s.key_expr().as_str();
+                let Some(rest) = key.strip_prefix(&p) else { return };
+                let mut parts = rest.splitn(3, '/');
+                let (Some(node), Some(type_name), Some(expr)) = (parts.next(), parts.next(), parts.next())
+                else {
+                    return;
+                };
+                let mut st = d.inner.lock().expect("directory lock");
+                match s.kind() {
+                    zenoh::sample::SampleKind::Put => {
+                        st.subs.insert(key.to_owned(), (format!("{node}/{type_name}"), expr.to_owned()));
+                    }
+                    zenoh::sample::SampleKind::Delete => {
+                        st.subs.remove(key);
+                    }
+                }
+                drop(st);
+                d.changed();
+            })
+            .await
+            .map_err(|e| format!("cannot watch subscriber tokens: {e}"))?;
+        let d = dir.clone();
+        let p = local_prefix.clone();
+        let locals = session
+            .liveliness()
+            .declare_subscriber(format!("{local_prefix}**"))
+            .history(true)
+            .callback(move |s| {
+                let Some(rest) = s.key_expr().as_str().strip_prefix(&p) else { return };
+                let mut parts = rest.splitn(3, '/');
+                let (Some(node), Some(type_name), Some(key)) = (parts.next(), parts.next(), parts.next())
+                else {
+                    return;
+                };
+                let entry = (format!("{node}/{type_name}"), key.to_owned());
+                let mut st = d.inner.lock().expect("directory lock");
+                match s.kind() {
+                    zenoh::sample::SampleKind::Put => st.local.insert(entry),
+                    zenoh::sample::SampleKind::Delete => st.local.remove(&entry),
+                };
+                drop(st);
+                d.changed();
+            })
+            .await
+            .map_err(|e| format!("cannot watch local subscriber tokens: {e}"))?;
+        Ok(Self { node, tag, domain: domain.to_owned(), dir, _watch: [subs, locals] })
+    }
+
+    fn service_name(&self, key: &str, suffix: &str) -> Result<ServiceName, String> {
+        let name = format!("{}/{}{suffix}", self.domain, key);
+        ServiceName::new(&name).map_err(|e| format!("service name `{name}`: {e:?}"))
+    }
+
+    fn pubsub(&self, key: &str) -> Result<PubSubFactory<Ipc, [u8], LocalHeader>, String> {
+        self.node
+            .service_builder(&self.service_name(key, "")?)
+            .publish_subscribe::<[u8]>()
+            .user_header::<LocalHeader>()
+            .max_publishers(MAX_PUBLISHERS)
+            .max_subscribers(MAX_SUBSCRIBERS)
+            .subscriber_max_buffer_size(BUFFER)
+            .subscriber_max_borrowed_samples(BORROWED)
+            .history_size(0)
+            .enable_safe_overflow(false)
+            .open_or_create()
+            .map_err(|e| format!("shared-memory service for `{key}`: {e:?}"))
+    }
+
+    fn event(&self, key: &str) -> Result<EventFactory<Ipc>, String> {
+        self.node
+            .service_builder(&self.service_name(key, "/@ev")?)
+            .event()
+            .open_or_create()
+            .map_err(|e| format!("shared-memory event service for `{key}`: {e:?}"))
+    }
+
+    /// A publisher port for `key`; `block`: wait for a full subscriber (Block congestion)
+    /// instead of discarding the sample for it.
+    pub(crate) fn publisher(&self, key: &str, block: bool) -> Result<LocalPublisher, String> {
+        let svc = self.pubsub(key)?;
+        let ev = self.event(key)?;
+        let port = svc
+            .publisher_builder()
+            .initial_max_slice_len(256)
+            .allocation_strategy(AllocationStrategy::PowerOfTwo)
+            .backpressure_strategy(if block {
+                BackpressureStrategy::RetryUntilDelivered
+            } else {
+                BackpressureStrategy::DiscardData
+            })
+            .create()
+            .map_err(|e| format!("shared-memory publisher for `{key}`: {e:?}"))?;
+        let notifier = ev
+            .notifier_builder()
+            .create()
+            .map_err(|e| format!("shared-memory notifier for `{key}`: {e:?}"))?;
+        Ok(LocalPublisher {
+            port,
+            notifier,
+            svc,
+            _ev: ev,
+            tag: self.tag,
+            key: key.to_owned(),
+            dir: self.dir.clone(),
+            seen: u64::MAX,
+            zenoh_needed: true,
+            warned: false,
+        })
+    }
+
+    /// A subscriber port for `key`, with the listener its thread waits on.
+    pub(crate) fn subscriber(&self, key: &str) -> Result<SubscriberPort, String> {
+        let svc = self.pubsub(key)?;
+        let ev = self.event(key)?;
+        let port = svc
+            .subscriber_builder()
+            .buffer_size(BUFFER)
+            .create()
+            .map_err(|e| format!("shared-memory subscriber for `{key}`: {e:?}"))?;
+        let listener = ev
+            .listener_builder()
+            .create()
+            .map_err(|e| format!("shared-memory listener for `{key}`: {e:?}"))?;
+        Ok((port, listener, Keep { _svc: svc, _ev: ev }))
+    }
+}
+
+/// A subscriber's port, the listener its thread waits on, and the services they belong to.
+pub(crate) type SubscriberPort = (IoxSubscriber<Ipc, [u8], LocalHeader>, Listener<Ipc>, Keep);
+
+/// Service handles a subscriber keeps open.
+pub(crate) struct Keep {
+    _svc: PubSubFactory<Ipc, [u8], LocalHeader>,
+    _ev: EventFactory<Ipc>,
+}
+
+/// A publisher's shared-memory port.
+pub(crate) struct LocalPublisher {
+    port: IoxPublisher<Ipc, [u8], LocalHeader>,
+    notifier: Notifier<Ipc>,
+    svc: PubSubFactory<Ipc, [u8], LocalHeader>,
+    _ev: EventFactory<Ipc>,
+    pub(crate) tag: u32,
+    key: String,
+    dir: Arc<Directory>,
+    /// Directory generation `zenoh_needed` was computed at.
+    seen: u64,
+    zenoh_needed: bool,
+    warned: bool,
+}
+
+impl LocalPublisher {
+    /// Whether some subscriber of this host reads the topic through shared memory now.
+    pub(crate) fn has_subscribers(&self) -> bool {
+        self.svc.dynamic_config().number_of_subscribers() > 0
+    }
+
+    /// Whether the sample must also be put on zenoh (see the module documentation).
+    pub(crate) fn zenoh_needed(&mut self) -> bool {
+        let g = self.dir.generation.load(Ordering::Acquire);
+        if g != self.seen {
+            self.seen = g;
+            self.zenoh_needed = self.dir.needs_zenoh(&self.key);
+        }
+        self.zenoh_needed
+    }
+
+    /// Write `attachment` and `payload` into shared memory and wake the subscribers. Returns
+    /// false (and logs once) when the sample could not go this way; it then goes through zenoh.
+    pub(crate) fn deliver(&mut self, attachment: &[u8], payload: &[u8]) -> bool {
+        if payload.len() > MAX_LOCAL_PAYLOAD {
+            return false;
+        }
+        let r = self.port.loan_slice_uninit(payload.len()).map_err(|e| format!("{e:?}")).and_then(|mut s| {
+            let h = s.user_header_mut();
+            h.attachment[..attachment.len()].copy_from_slice(attachment);
+            h.len = attachment.len() as u32;
+            h.offset = 0;
+            let s = s.write_from_slice(payload);
+            s.send().map_err(|e| format!("{e:?}"))
+        });
+        match r {
+            Ok(_) => {
+                if let Err(e) = self.notifier.notify() {
+                    tracing::debug!(key = %self.key, error = ?e, "shared-memory notify failed");
+                }
+                true
+            }
+            Err(e) => {
+                if !self.warned {
+                    self.warned = true;
+                    tracing::warn!(key = %self.key, error = %e, "shared-memory send failed; this topic's samples go through zenoh while it fails");
+                }
+                false
+            }
+        }
+    }
+}
+
+/// A sample read in place from shared memory. Released back to the publisher when dropped.
+pub(crate) struct LocalSample {
+    sample: iceoryx2::sample::Sample<Ipc, [u8], LocalHeader>,
+    held: Arc<AtomicUsize>,
+}
+
+// SAFETY: a `LocalSample` only reads its chunk: once sent, iceoryx2 never writes a chunk while
+// a subscriber holds it, and the segment stays mapped while the sample holds the subscriber's
+// shared state. That state is the thread-safe flavour (`ipc_threadsafe`: `Arc` + mutex), so
+// returning the chunk on drop from any thread is sound. The raw chunk pointers inside are what
+// keep the compiler from deriving these.
+unsafe impl Send for LocalSample {}
+// SAFETY: see `Send`; `&LocalSample` gives read-only access to immutable bytes.
+unsafe impl Sync for LocalSample {}
+
+impl LocalSample {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        let off = self.sample.user_header().offset as usize;
+        self.sample.payload().get(off..).unwrap_or(&[])
+    }
+}
+
+impl Drop for LocalSample {
+    fn drop(&mut self) {
+        self.held.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Run a subscriber's shared-memory reader on its own thread: wait for the publisher's
+/// notification, hand every sample to `on_sample` (attachment, payload), until `stop` is set.
+/// `spin`: poll for that long before blocking (topics that trade a core for latency).
+pub(crate) fn spawn_reader(
+    key: &str,
+    port: IoxSubscriber<Ipc, [u8], LocalHeader>,
+    listener: Listener<Ipc>,
+    keep: Keep,
+    spin: Duration,
+    stop: Arc<AtomicBool>,
+    on_sample: impl Fn(&[u8], crate::sample::Payload) + Send + 'static,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let name = format!("vbus-rx {key}");
+    let key = key.to_owned();
+    std::thread::Builder::new().name(name.chars().take(15).collect()).spawn(move || {
+        let _keep = keep;
+        let held = Arc::new(AtomicUsize::new(0));
+        let mut reported = false;
+        while !stop.load(Ordering::Relaxed) {
+            let mut got = false;
+            loop {
+                match port.receive() {
+                    Ok(Some(sample)) => {
+                        got = true;
+                        let h = *sample.user_header();
+                        let att = &h.attachment[..(h.len as usize).min(h.attachment.len())];
+                        // Keep samples in place while few are held; copy out beyond that, so a
+                        // slow application never starves the publisher's segment.
+                        let payload = if held.fetch_add(1, Ordering::Relaxed) + 1 < BORROWED {
+                            crate::sample::Payload::Local(LocalSample { sample, held: held.clone() })
+                        } else {
+                            let s = LocalSample { sample, held: held.clone() };
+                            crate::sample::Payload::copy_of(s.bytes())
+                        };
+                        on_sample(att, payload);
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        if !reported {
+                            reported = true;
+                            tracing::warn!(key = %key, error = ?e, "shared-memory receive failed");
+                        }
+                        break;
+                    }
+                }
+            }
+            if got && !spin.is_zero() {
+                let until = std::time::Instant::now() + spin;
+                while std::time::Instant::now() < until && !port.has_samples().unwrap_or(true) {
+                    std::hint::spin_loop();
+                }
+                continue;
+            }
+            if let Err(e) = listener.timed_wait(|_| {}, IDLE_CHECK) {
+                tracing::warn!(key = %key, error = ?e, "shared-memory wait failed; reader stops");
+                return;
+            }
+        }
+    })
+}
