@@ -9,3 +9,6 @@ export PATH="$HOME/.cargo/bin:$PATH"
 export ZENOH_SCOUTING_MULTICAST_ENABLED=false
 # The DDS parts of the examples and the demo (CycloneDDS 11 is installed by setup.sh above).
 cargo test --workspace --features vbus-examples/dds "$@"
+# The bus library's integration tests again over the other data path: above, processes of this
+# host exchange samples through shared memory (the default); here through zenoh only.
+VBUS_SHARED_MEMORY=off cargo test -p vbus --test it "$@"

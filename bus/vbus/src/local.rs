@@ -40,16 +40,24 @@ type Ipc = iceoryx2::service::ipc_threadsafe::Service;
 
 /// Service limits, the same for every vbus topic so that any node opens what another created.
 const MAX_PUBLISHERS: usize = 8;
-const MAX_SUBSCRIBERS: usize = 16;
+const MAX_SUBSCRIBERS: usize = 8;
 /// Samples waiting per subscriber in shared memory; the subscriber's thread moves them to its
 /// queue at once, so this only fills while that thread is not scheduled.
-const BUFFER: usize = 16;
+const BUFFER: usize = 8;
 /// Samples a subscriber may hold in place at once (queued for or kept by the application);
 /// beyond that, further samples are copied out of shared memory so the publisher's segment
 /// never runs dry.
-const BORROWED: usize = 8;
+const BORROWED: usize = 4;
+/// Chunks in a publisher's segment: every subscriber's buffer and borrowed samples, plus loans.
+const CHUNKS: u64 = (MAX_SUBSCRIBERS * (BUFFER + BORROWED) + 2) as u64;
+/// How long a Block publisher waits for one full subscriber before it gives that subscriber up
+/// for this sample (zenoh closes a link blocked this long: `wait_before_close`). It also bounds
+/// the wait on a subscriber that was killed and holds its buffer until cleaned up.
+const BLOCK_LIMIT: Duration = Duration::from_secs(5);
 /// Largest slice a publisher puts in shared memory; bigger samples go through zenoh.
 const MAX_LOCAL_PAYLOAD: usize = 64 << 20;
+/// Where iceoryx2 keeps its management files (tmpfs).
+const ROOT_PATH: &str = "/dev/shm/vbus-iceoryx2/";
 /// Free space `/dev/shm` must have for a node to use the same-host path.
 pub(crate) const MIN_FREE_SHM: u64 = 256 << 20;
 /// How often an idle subscriber thread looks whether its subscriber is gone.
@@ -172,7 +180,7 @@ impl Directory {
 
 /// A node's same-host side: its iceoryx2 node and the directory of local subscribers.
 pub(crate) struct LocalHost {
-    node: iceoryx2::node::Node<Ipc>,
+    node: Arc<iceoryx2::node::Node<Ipc>>,
     pub(crate) tag: u32,
     domain: String,
     pub(crate) dir: Arc<Directory>,
@@ -192,10 +200,17 @@ impl LocalHost {
         }
         set_log_level(LogLevel::Error);
         let node_name = NodeName::new(name).map_err(|e| format!("node name `{name}`: {e:?}"))?;
-        // Resources of crashed nodes (kill -9) are removed when a node is created (iceoryx2's
-        // default `cleanup_dead_nodes_on_creation`), so a restart finds a clean state.
+        // iceoryx2's own files (node and service descriptions, event sockets) live on tmpfs
+        // next to the segments: on a disk, each is fsynced (2-13 ms per service here).
+        let mut cfg = Config::default();
+        cfg.global
+            .set_root_path(&Path::new(ROOT_PATH.as_bytes()).map_err(|e| format!("{ROOT_PATH}: {e:?}"))?);
+        cfg.global.prefix = FileName::new(b"vbus_").map_err(|e| format!("prefix: {e:?}"))?;
+        // Resources of crashed nodes (kill -9) are removed when a node is created and when a
+        // service is opened (iceoryx2's defaults), so a restart finds a clean state.
         let node = NodeBuilder::new()
             .name(&node_name)
+            .config(&cfg)
             .signal_handling_mode(SignalHandlingMode::Disabled)
             .create::<Ipc>()
             .map_err(|e| format!("cannot create the iceoryx2 node: {e:?}"))?;
@@ -255,7 +270,7 @@ impl LocalHost {
             })
             .await
             .map_err(|e| format!("cannot watch local subscriber tokens: {e}"))?;
-        Ok(Self { node, tag, domain: domain.to_owned(), dir, _watch: [subs, locals] })
+        Ok(Self { node: Arc::new(node), tag, domain: domain.to_owned(), dir, _watch: [subs, locals] })
     }
 
     fn service_name(&self, key: &str, suffix: &str) -> Result<ServiceName, String> {
@@ -300,6 +315,15 @@ impl LocalHost {
             } else {
                 BackpressureStrategy::DiscardData
             })
+            .set_backpressure_handler(move |info: &iceoryx2::port::BackpressureInfo| {
+                if !block {
+                    iceoryx2::port::BackpressureAction::DiscardData
+                } else if info.elapsed_time < BLOCK_LIMIT {
+                    iceoryx2::port::BackpressureAction::Retry
+                } else {
+                    iceoryx2::port::BackpressureAction::DiscardData
+                }
+            })
             .create()
             .map_err(|e| format!("shared-memory publisher for `{key}`: {e:?}"))?;
         let notifier = ev
@@ -317,6 +341,9 @@ impl LocalHost {
             seen: u64::MAX,
             zenoh_needed: true,
             warned: false,
+            capacity: 256,
+            block,
+            node: self.node.clone(),
         })
     }
 
@@ -359,6 +386,11 @@ pub(crate) struct LocalPublisher {
     seen: u64,
     zenoh_needed: bool,
     warned: bool,
+    /// Largest slice the segment holds now; it grows by powers of two.
+    capacity: usize,
+    /// Block congestion: a full subscriber is waited for (up to [`BLOCK_LIMIT`]).
+    block: bool,
+    node: Arc<iceoryx2::node::Node<Ipc>>,
 }
 
 impl LocalPublisher {
@@ -380,9 +412,22 @@ impl LocalPublisher {
     /// Write `attachment` and `payload` into shared memory and wake the subscribers. Returns
     /// false (and logs once) when the sample could not go this way; it then goes through zenoh.
     pub(crate) fn deliver(&mut self, attachment: &[u8], payload: &[u8]) -> bool {
-        if payload.len() > MAX_LOCAL_PAYLOAD {
-            return false;
+        if payload.len() > self.capacity {
+            // The segment grows: make sure /dev/shm has room for it, or a write into it would
+            // fault (SIGBUS: tmpfs backs pages when they are first touched).
+            let grown = payload.len().next_power_of_two();
+            let needed = CHUNKS * grown as u64;
+            let room = free_shm().unwrap_or(0);
+            if grown > MAX_LOCAL_PAYLOAD || room < needed {
+                if !self.warned {
+                    self.warned = true;
+                    tracing::warn!(key = %self.key, size = payload.len(), needed_mib = needed >> 20, free_mib = room >> 20, "sample too large for /dev/shm; samples this large go through zenoh");
+                }
+                return false;
+            }
+            self.capacity = grown;
         }
+        let started = self.block.then(std::time::Instant::now);
         let r = self.port.loan_slice_uninit(payload.len()).map_err(|e| format!("{e:?}")).and_then(|mut s| {
             let h = s.user_header_mut();
             h.attachment[..attachment.len()].copy_from_slice(attachment);
@@ -391,6 +436,12 @@ impl LocalPublisher {
             let s = s.write_from_slice(payload);
             s.send().map_err(|e| format!("{e:?}"))
         });
+        if started.is_some_and(|t| t.elapsed() >= BLOCK_LIMIT) {
+            // A subscriber did not take a sample for that long: if its process died, its
+            // resources go now, so that the next sample does not wait for it again.
+            let st = self.node.try_cleanup_dead_nodes();
+            tracing::warn!(key = %self.key, cleaned = st.cleanups, "a same-host subscriber blocked this publisher for {BLOCK_LIMIT:?}; its sample was given up for it");
+        }
         match r {
             Ok(_) => {
                 if let Err(e) = self.notifier.notify() {

@@ -70,6 +70,22 @@ async fn run(role: &str) -> Result<(), String> {
             println!("VBUS done sent={}", p.stats().sent);
             forever().await
         }
+        "stalled_subscriber" => {
+            // Subscribes to a Block topic and never reads: its buffers fill up.
+            let _sub = node.subscriber(SLOW_BLOCK).create().await.map_err(|x| e(&x))?;
+            println!("VBUS ready");
+            forever().await
+        }
+        "counting_subscriber" => {
+            let n = arg(0);
+            let sub = node.subscriber(SLOW_BLOCK).create().await.map_err(|x| e(&x))?;
+            println!("VBUS ready");
+            for _ in 0..n {
+                sub.recv().await.map_err(|x| e(&x))?;
+            }
+            println!("VBUS done received={n}");
+            forever().await
+        }
         "silent_publisher" => {
             let mut p = node.publisher(WATCHED).create().map_err(|x| e(&x))?;
             wait_matched(&p).await?;

@@ -20,6 +20,7 @@ async fn pub_sub_delivers_every_sample_in_order() {
                 (s.seq(), v.count(), v.kph(), v.label()),
                 (i as u64, i, i as f32 * 1.5, Some(&*format!("s{i}")))
             );
+            assert_eq!(s.path(), expected_path(), "sample {i} took the wrong path");
         }
         assert_eq!(field(&child.expect("done").await, "sent"), 50);
         let st = sub.stats();
@@ -319,6 +320,54 @@ async fn hostile_publisher_cannot_exhaust_subscriber_memory() {
         // far below what was sent.
         assert!(growth_mib < 96, "RSS grew by {growth_mib} MiB while {flooded_mib} MiB were sent");
         assert!(sub.queued() <= 8);
+    })
+    .await;
+}
+
+/// iceoryx2 users report stale `/dev/shm` state after crashes: a killed publisher and a killed
+/// subscriber must leave nothing that breaks the next start, or that stalls the survivors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_publisher_or_subscriber_breaks_nothing_on_restart() {
+    watchdog(async {
+        let domain = unique_domain("crash");
+        let (node, ep) = parent_node("cockpit", &domain).await;
+        let sub = node.subscriber(SPEED).create().await.unwrap();
+        for round in 0..2 {
+            // The same node name each time: its iceoryx2 node and ports are found dead and
+            // removed when the next one starts.
+            let child = spawn("publisher", "chassis", &domain, &ep, &["1000", "5"]);
+            for _ in 0..5 {
+                let s = sub.recv_timeout(WATCHDOG).await.expect("sample from a restarted publisher");
+                assert_eq!(s.path(), expected_path(), "round {round}");
+            }
+            child.kill().await; // SIGKILL in the middle of its stream
+            while sub.try_recv().is_some() {}
+        }
+        // And the other way round: a Block publisher here, its same-host subscriber killed while
+        // its buffer is full. The publisher must go on (to a new subscriber) instead of waiting
+        // for the dead one forever.
+        let mut p = node.publisher(SLOW_BLOCK).create().unwrap();
+        let child = spawn("stalled_subscriber", "display", &domain, &ep, &[]);
+        assert!(p.wait_for_subscribers(WATCHDOG).await);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        child.kill().await;
+        let mut next = spawn("counting_subscriber", "display", &domain, &ep, &["20"]);
+        next.expect("ready").await;
+        let started = std::time::Instant::now();
+        let mut i = 0u32;
+        let done = loop {
+            i += 1;
+            p.publish(&speed(1.0, i, "after")).unwrap();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            if i > 4000 {
+                panic!("the new subscriber never counted 20 samples");
+            }
+            if let Ok(Some(line)) = tokio::time::timeout(Duration::from_millis(1), next.line()).await {
+                break line;
+            }
+        };
+        assert!(done.contains("received=20"), "{done}");
+        assert!(started.elapsed() < WATCHDOG, "publishing stalled on the killed subscriber");
     })
     .await;
 }

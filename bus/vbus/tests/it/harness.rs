@@ -83,6 +83,16 @@ impl Child {
             .unwrap_or_else(|_| panic!("child `{role}`: no `VBUS {word}` line"))
     }
 
+    /// The child's next `VBUS ...` line, whatever its word.
+    pub async fn line(&mut self) -> Option<String> {
+        loop {
+            let line = self.lines.next_line().await.ok()??;
+            if let Some(rest) = line.strip_prefix("VBUS ") {
+                return Some(rest.to_owned());
+            }
+        }
+    }
+
     /// Send one line to the child's stdin.
     pub async fn send(&mut self, line: &str) {
         self.stdin.write_all(format!("{line}\n").as_bytes()).await.expect("write child stdin");
@@ -92,6 +102,15 @@ impl Child {
     /// SIGKILL the child and reap it.
     pub async fn kill(mut self) {
         self.process.kill().await.expect("kill child");
+    }
+}
+
+/// The path samples between processes of this host take in this run: shared memory by default,
+/// zenoh when the suite runs again with `VBUS_SHARED_MEMORY=off` (scripts/test.sh runs both).
+pub fn expected_path() -> vbus::DataPath {
+    match std::env::var("VBUS_SHARED_MEMORY").as_deref() {
+        Ok("off" | "0" | "false" | "no") => vbus::DataPath::Zenoh,
+        _ => vbus::DataPath::SharedMemory,
     }
 }
 
