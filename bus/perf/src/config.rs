@@ -15,6 +15,8 @@ pub struct Net {
     pub connect: Option<String>,
     /// zenoh configuration overrides, applied last.
     pub zset: Vec<(String, serde_json::Value)>,
+    /// vbus without its same-host shared-memory path.
+    pub zenoh_only: bool,
 }
 
 /// Parse `path=json5-ish value` (JSON; a bare word is taken as a string).
@@ -53,6 +55,7 @@ impl Net {
         .map_err(|e| e.to_string())?;
         cfg.listen = Some(listen);
         cfg.connect = Some(connect);
+        cfg.shared_memory = !self.zenoh_only;
         for (k, v) in &self.zset {
             cfg.zenoh.insert(k.clone(), v.clone());
         }

@@ -93,6 +93,9 @@ struct RoleArgs {
     /// Raw zenoh only: the vbus encoding string on the publisher (part of --mimic).
     #[arg(long)]
     encoding: bool,
+    /// vbus only: no same-host shared-memory path; samples go through zenoh (TCP loopback).
+    #[arg(long)]
+    zenoh_only: bool,
     /// Exit after this many seconds whatever happens.
     #[arg(long, default_value_t = 600.0)]
     lifetime: f64,
@@ -106,7 +109,12 @@ impl RoleArgs {
         }
         Opts {
             stack: self.stack,
-            net: Net { listen: self.listen.clone(), connect: self.connect.clone(), zset },
+            net: Net {
+                listen: self.listen.clone(),
+                connect: self.connect.clone(),
+                zset,
+                zenoh_only: self.zenoh_only,
+            },
             size: self.size,
             express: self.express,
             priority: self.priority,

@@ -356,6 +356,16 @@ pub fn pub_thr(o: &Opts) -> Res<()> {
 /// One ping: send `seq`, wait for its pong. `Ok(false)`: no pong within the timeout.
 type Round<'a> = dyn FnMut(u64, Option<Duration>) -> Res<bool> + 'a;
 
+/// When the last pong was delivered (ns, `wire::now_ns`), stamped by subscriber callbacks: the
+/// round trip ends where the application gets the sample, not when the pinging thread has been
+/// woken again (a hand-off that a callback application does not have). 0: not stamped (UDP,
+/// whose receiving thread is the pinging one).
+static ARRIVAL: AtomicU64 = AtomicU64::new(0);
+
+fn stamp_arrival() {
+    ARRIVAL.store(vbus::wire::now_ns(), Relaxed);
+}
+
 fn ping_loop(o: &Opts, round: &mut Round<'_>) -> Res<Report> {
     let progress = Arc::new(AtomicU64::new(0));
     {
@@ -401,9 +411,11 @@ fn ping_loop(o: &Opts, round: &mut Round<'_>) -> Res<Report> {
                 }
             }
             seq += 1;
-            let t0 = Instant::now();
+            ARRIVAL.store(0, Relaxed);
+            let (t0, w0) = (Instant::now(), vbus::wire::now_ns());
             if round(seq, None)? {
-                rtts.push(t0.elapsed().as_nanos() as u64);
+                let arrived = ARRIVAL.load(Relaxed);
+                rtts.push(if arrived > w0 { arrived - w0 } else { t0.elapsed().as_nanos() as u64 });
             } else {
                 *lost += 1;
             }
@@ -431,20 +443,26 @@ pub fn ping(o: &Opts) -> Res<()> {
         Stack::Vbus => {
             let node = open_vbus(&rt, &o.net, "ping")?;
             let mut p = node.publisher(payload::topic(PING_KEY, o.qos())).create().map_err(err)?;
-            let sub =
-                rt.block_on(node.subscriber(payload::topic(PONG_KEY, o.qos())).create()).map_err(err)?;
+            let (tx, rx) = std::sync::mpsc::sync_channel::<u64>(1024);
+            let _sub = rt
+                .block_on(node.subscriber(payload::topic(PONG_KEY, o.qos())).callback(move |s| {
+                    let seq = s.view().seq();
+                    stamp_arrival();
+                    let _ = tx.try_send(seq);
+                }))
+                .map_err(err)?;
             wait_for("a matching pong", Duration::from_secs(30), || p.has_subscribers())?;
             ping_loop(o, &mut |seq, timeout| {
                 p.publish_with(|fbb| payload::build(fbb, seq, 0, &data)).map_err(err)?;
                 loop {
-                    let s = match timeout {
-                        Some(t) => match rt.block_on(sub.recv_timeout(t)) {
-                            Some(s) => s,
-                            None => return Ok(false),
+                    let got = match timeout {
+                        Some(t) => match rx.recv_timeout(t) {
+                            Ok(s) => s,
+                            Err(_) => return Ok(false),
                         },
-                        None => rt.block_on(sub.recv()).map_err(err)?,
+                        None => rx.recv().map_err(err)?,
                     };
-                    if s.view().seq() == seq {
+                    if got == seq {
                         return Ok(true);
                     } // else: a late pong of an earlier timed-out ping
                 }
@@ -453,7 +471,16 @@ pub fn ping(o: &Opts) -> Res<()> {
         Stack::Zenoh => {
             let session = open_zenoh(&o.net)?;
             let p = o.zpub(&session, PING_KEY)?;
-            let sub = session.declare_subscriber(zenoh_key(PONG_KEY)).wait().map_err(err)?;
+            // zenoh's FIFO channel, with the arrival stamped in its callback like vbus's.
+            let (tx, sub) = flume::bounded(256);
+            let _sub = session
+                .declare_subscriber(zenoh_key(PONG_KEY))
+                .callback(move |s| {
+                    stamp_arrival();
+                    let _ = tx.try_send(s);
+                })
+                .wait()
+                .map_err(err)?;
             wait_for("a matching pong", Duration::from_secs(30), || {
                 p.matching_status().wait().is_ok_and(|s| s.matching())
             })?;
@@ -464,10 +491,10 @@ pub fn ping(o: &Opts) -> Res<()> {
                 o.zput(&p, payload.clone(), &att)?;
                 match timeout {
                     Some(t) => {
-                        let got = sub.recv_timeout(t).map_err(err)?.is_some();
+                        let got = sub.recv_timeout(t).is_ok();
                         if !got {
                             std::thread::sleep(Duration::from_millis(50));
-                            while sub.try_recv().ok().flatten().is_some() {}
+                            while sub.try_recv().is_ok() {}
                         }
                         Ok(got)
                     }

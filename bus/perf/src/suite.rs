@@ -148,9 +148,10 @@ fn named_variant(name: &str) -> Res<Variant> {
             "ts" => args.push("--zset=timestamping/enabled=true".into()),
             "nobatch" => args.push("--zset=transport/link/tx/queue/batching/enabled=false".into()),
             "noshm" => args.push("--zset=transport/shared_memory/enabled=false".into()),
+            "tcp" if stack == Stack::Vbus => args.push("--zenoh-only".into()),
             _ => {
                 return Err(format!(
-                    "unknown variant part `{part}` in `{name}` (rt, express, queue, mimic, att, enc, nots, ts, nobatch, noshm)"
+                    "unknown variant part `{part}` in `{name}` (rt, express, queue, mimic, att, enc, nots, ts, nobatch, noshm, tcp)"
                 ));
             }
         }
@@ -347,7 +348,7 @@ impl Suite {
     // Throughput
 
     fn throughput(&mut self, dds: bool) {
-        let mut names = vec!["vbus".to_string(), "zenoh".to_string()];
+        let mut names = vec!["vbus".to_string(), "vbus-tcp".to_string(), "zenoh".to_string()];
         names.extend(self.a.thr_variants.iter().filter(|n| !names.contains(n)).cloned().collect::<Vec<_>>());
         let variants: Vec<Variant> = match names.iter().map(|n| named_variant(n)).collect() {
             Ok(v) => v,
@@ -492,6 +493,7 @@ impl Suite {
         let key = rate.map_or("back-to-back".to_string(), rate_label);
         let variants = [
             v("vbus", Stack::Vbus, &[]),
+            v("vbus-tcp", Stack::Vbus, &["--zenoh-only"]),
             v("zenoh", Stack::Zenoh, &[]),
             v("vbus-rt", Stack::Vbus, RT),
             v("zenoh-rt", Stack::Zenoh, RT),

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use vbus::{Congestion, Node, NodeConfig, QoS, Topic};
+use vbus::{Congestion, Node, NodeConfig, QoS, Topic, wire, zenoh::Wait};
 
 use crate::{fixtures::*, harness::*};
 
@@ -311,6 +311,97 @@ async fn oversized_messages_are_dropped_by_the_receiver() {
         assert_eq!((s.seq(), s.view().label()), (2, Some("small")));
         // (No gap is counted: seq 2 is the first this subscriber saw of that publisher.)
         assert_eq!(sub.stats().delivered, 1);
+    })
+    .await;
+}
+
+/// The same-host path as a publisher sees it: no zenoh put while every subscriber reads through
+/// shared memory; as soon as a subscriber needs zenoh, puts resume, and each subscriber still gets
+/// every sample exactly once (the local one ignores the zenoh copies).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_subscribers_cost_no_zenoh_put_and_mixed_subscribers_get_each_sample_once() {
+    if expected_path() != vbus::DataPath::SharedMemory {
+        return; // nothing to show without the same-host path
+    }
+    watchdog(async {
+        let (a, b) = two_nodes("local-only").await;
+        assert!(matches!(a.local_path(), vbus::LocalPath::SharedMemory { .. }), "{}", a.local_path());
+        let local = b.subscriber(SPEED).qos(SPEED.qos().queue(1024)).create().await.unwrap();
+        // A plain zenoh subscriber announces nothing: it sees exactly the puts the publisher makes.
+        let (spy_tx, spy) = flume::unbounded();
+        let _spy = a
+            .session()
+            .declare_subscriber(wire::data_key(a.domain(), SPEED.key()))
+            .callback(move |s| {
+                let h = s.attachment().and_then(|a| wire::Header::decode(&a.to_bytes()).ok());
+                let _ = spy_tx.send(h);
+            })
+            .wait()
+            .unwrap();
+        let mut p = a.publisher(SPEED).create().unwrap();
+        assert!(p.wait_for_subscribers(WATCHDOG).await);
+        let mut seq = 0u32;
+        let mut publish = |p: &mut vbus::Publisher<Speed>| {
+            seq += 1;
+            p.publish(&speed(1.0, seq, "x")).unwrap();
+            seq as u64
+        };
+        for _ in 0..50 {
+            let s = publish(&mut p);
+            let got = local.recv_timeout(WATCHDOG).await.expect("local sample");
+            assert_eq!((got.seq(), got.path()), (s, vbus::DataPath::SharedMemory));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // The first samples may precede the publisher's view of the subscribers' tokens.
+        let early = spy.drain().count();
+        assert!(early < 50, "every sample went on zenoh although the only subscriber is local");
+        for _ in 0..50 {
+            let s = publish(&mut p);
+            assert_eq!(local.recv_timeout(WATCHDOG).await.expect("local sample").seq(), s);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(spy.drain().count(), 0, "zenoh puts for a local-only topic");
+
+        // A subscriber that reads from zenoh (shared memory off: as a node on another host).
+        let domain = a.domain().to_owned();
+        let ep = a.locators().into_iter().find(|l| l.starts_with("tcp/127.0.0.1:")).unwrap();
+        let remote = Node::open(
+            NodeConfig::from_json5(&format!(
+                "{{ name: 'c', domain: '{domain}', listen: [], connect: ['{ep}'], shared_memory: false }}"
+            ))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+        let far = remote.subscriber(SPEED).qos(SPEED.qos().queue(1024)).create().await.unwrap();
+        // Until the publisher has seen its token, the remote subscriber may miss samples.
+        let first = loop {
+            let s = publish(&mut p);
+            assert_eq!(local.recv_timeout(WATCHDOG).await.unwrap().seq(), s);
+            if let Some(f) = far.recv_timeout(Duration::from_millis(20)).await {
+                break f.seq();
+            }
+        };
+        while local.try_recv().is_some() {}
+        for _ in 0..100 {
+            let s = publish(&mut p);
+            let l = local.recv_timeout(WATCHDOG).await.expect("local sample");
+            assert_eq!((l.seq(), l.path()), (s, vbus::DataPath::SharedMemory));
+        }
+        let mut expect = first + 1;
+        while expect <= seq as u64 {
+            let f = far.recv_timeout(WATCHDOG).await.expect("remote sample");
+            assert_eq!((f.seq(), f.path()), (expect, vbus::DataPath::Zenoh));
+            expect += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(local.try_recv().is_none(), "a local subscriber got a sample twice");
+        let (ls, fs) = (local.stats(), far.stats());
+        assert_eq!((ls.duplicates, ls.lost, fs.duplicates, fs.lost), (0, 0, 0, 0), "{ls:?} {fs:?}");
+        // Every put now carries FLAG_LOCAL: the zenoh copy of what went through shared memory.
+        let puts: Vec<_> = spy.drain().collect();
+        assert!(puts.len() >= 100, "{} puts", puts.len());
+        assert!(puts.iter().all(|h| h.is_some_and(|h| h.flags & wire::FLAG_LOCAL != 0)));
     })
     .await;
 }
