@@ -428,14 +428,7 @@ impl LocalPublisher {
             self.capacity = grown;
         }
         let started = self.block.then(std::time::Instant::now);
-        let r = self.port.loan_slice_uninit(payload.len()).map_err(|e| format!("{e:?}")).and_then(|mut s| {
-            let h = s.user_header_mut();
-            h.attachment[..attachment.len()].copy_from_slice(attachment);
-            h.len = attachment.len() as u32;
-            h.offset = 0;
-            let s = s.write_from_slice(payload);
-            s.send().map_err(|e| format!("{e:?}"))
-        });
+        let r = write_and_send(&self.port, attachment, payload);
         if started.is_some_and(|t| t.elapsed() >= BLOCK_LIMIT) {
             // A subscriber did not take a sample for that long: if its process died, its
             // resources go now, so that the next sample does not wait for it again.
@@ -444,7 +437,7 @@ impl LocalPublisher {
         }
         match r {
             Ok(_) => {
-                if let Err(e) = self.notifier.notify() {
+                if let Err(e) = notify(&self.notifier) {
                     tracing::debug!(key = %self.key, error = ?e, "shared-memory notify failed");
                 }
                 true
@@ -458,6 +451,26 @@ impl LocalPublisher {
             }
         }
     }
+}
+
+#[inline(never)]
+fn write_and_send(
+    port: &IoxPublisher<Ipc, [u8], LocalHeader>,
+    attachment: &[u8],
+    payload: &[u8],
+) -> Result<usize, String> {
+    let mut s = port.loan_slice_uninit(payload.len()).map_err(|e| format!("{e:?}"))?;
+    let h = s.user_header_mut();
+    h.attachment[..attachment.len()].copy_from_slice(attachment);
+    h.len = attachment.len() as u32;
+    h.offset = 0;
+    let s = s.write_from_slice(payload);
+    s.send().map_err(|e| format!("{e:?}"))
+}
+
+#[inline(never)]
+fn notify(n: &Notifier<Ipc>) -> Result<usize, iceoryx2::port::notifier::NotifierNotifyError> {
+    n.notify()
 }
 
 /// A sample read in place from shared memory. Released back to the publisher when dropped.
