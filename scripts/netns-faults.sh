@@ -174,6 +174,38 @@ restart_router() {
 shape() { :; } # tbf is installed before the phase, see below
 
 phase baseline 200 10 0 no_fault
+
+# The same-host path beside a remote subscriber: ecu1 publishes; a display process on ecu1's host
+# reads through shared memory, ecu2 (another host) through zenoh via the router. Each must get
+# every sequence number exactly once, the local one mostly in shared memory, the remote one never.
+local_remote() {
+    local t0 rc=0 lrc=0 pub lsub rsub
+    t0=$(date +%s%N)
+    start "$P-e1" pub-local-remote pub --name ecu1 --connect tcp/10.77.1.1:7447 \
+        --topic faults/local-remote --count 300 --interval-ms 10
+    pub=$LAST
+    start "$P-e1" sub-local sub --name ecu1-display --connect tcp/10.77.1.1:7447 \
+        --topic faults/local-remote --count 300 --timeout-s 40
+    lsub=$LAST
+    start "$P-e2" sub-remote sub --name ecu2 --connect tcp/10.77.2.1:7447 \
+        --topic faults/local-remote --count 300 --timeout-s 40
+    rsub=$LAST
+    wait "$lsub" || lrc=$?
+    wait "$rsub" || rc=$?
+    stop "$pub"
+    local lres rres
+    lres=$(grep RESULT "$LOGDIR/sub-local.log" || echo "RESULT missing (exit $lrc)")
+    rres=$(grep RESULT "$LOGDIR/sub-remote.log" || echo "RESULT missing (exit $rc)")
+    printf 'netns-faults: %-16s local:  %s\n' local-and-remote "${lres#RESULT }"
+    printf 'netns-faults: %-16s remote: %s (%s ms)\n' local-and-remote "${rres#RESULT }" "$(ms_since "$t0")"
+    if [[ $lrc -ne 0 || $rc -ne 0 ]] \
+        || ! grep -q 'duplicates_dropped=0 ' <<<"$lres" || ! grep -q 'duplicates_dropped=0 ' <<<"$rres" \
+        || grep -q 'via_shm=0 ' <<<"$lres" || ! grep -q 'via_shm=0 ' <<<"$rres"; then
+        FAILED=1
+        echo "netns-faults: phase local-and-remote FAILED" >&2
+    fi
+}
+local_remote
 # Negative control: 100 published, 101 expected -> the subscriber must report a shortfall.
 phase control-101-of-100 100 10 0 no_fault 101 4
 phase link-cut-1s 200 10 0 short_cut

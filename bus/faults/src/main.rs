@@ -212,12 +212,17 @@ async fn subscribe(a: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let deadline = Instant::now() + Duration::from_secs(a.timeout_s);
     let mut got = BTreeSet::new();
     let (mut resubscribed, mut lost_events, mut duplicates) = (0u64, 0u64, 0u64);
+    let (mut via_shm, mut via_zenoh, mut vbus_duplicates) = (0u64, 0u64, 0u64);
     let mut sub = node.subscriber(topic).create().await?;
     say!("sub {} up on {}", a.name, sub.key());
     let stall = Duration::from_millis(1500);
     while (got.len() as u64) < a.count && Instant::now() < deadline {
         match sub.recv_timeout(stall).await {
             Some(s) => {
+                match s.path() {
+                    vbus::DataPath::SharedMemory => via_shm += 1,
+                    vbus::DataPath::Zenoh => via_zenoh += 1,
+                }
                 let seq = s.view().seq();
                 if !(1..=a.count).contains(&seq) || !got.insert(seq) {
                     duplicates += 1;
@@ -232,6 +237,7 @@ async fn subscribe(a: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
                         lost_events += 1;
                     }
                 }
+                vbus_duplicates += sub.stats().duplicates;
                 drop(sub);
                 sub = node.subscriber(topic).create().await?;
                 resubscribed += 1;
@@ -243,12 +249,16 @@ async fn subscribe(a: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
             lost_events += 1;
         }
     }
+    vbus_duplicates += sub.stats().duplicates;
     let missing: Vec<u64> = (1..=a.count).filter(|s| !got.contains(s)).take(10).collect();
+    // via_shm / via_zenoh: the path each delivered sample took; vbus_duplicates: copies vbus
+    // itself dropped (history overlapping live data is expected there, nothing else).
     say!(
-        "RESULT topic={} delivered={} expected={} resubscribed={resubscribed} gaps_reported={lost_events} duplicates_dropped={duplicates} first_missing={missing:?}",
+        "RESULT topic={} delivered={} expected={} resubscribed={resubscribed} gaps_reported={lost_events} duplicates_dropped={duplicates} via_shm={via_shm} via_zenoh={via_zenoh} vbus_duplicates={vbus_duplicates} path={} first_missing={missing:?}",
         a.topic,
         got.len(),
-        a.count
+        a.count,
+        node.local_path().to_string().replace(' ', "_")
     );
     Ok(if got.len() as u64 == a.count { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

@@ -108,15 +108,18 @@ impl std::fmt::Display for LocalPath {
     }
 }
 
-/// A tag for "processes that share shared memory and a network view": boot id, mount namespace
-/// (which `/dev/shm` is seen) and network namespace. Processes in another network namespace
-/// count as another host, which is what they are to zenoh.
+/// A tag for "processes that share shared memory and a network view": the boot, the `/dev/shm`
+/// they see (device and inode: a container with its own tmpfs sees another one; the mount
+/// namespaces `ip netns exec` makes see the same) and the network namespace. Processes in another
+/// network namespace count as another host, which is what they are to zenoh.
 pub(crate) fn host_tag() -> u32 {
-    let mut h = 0x811c_9dc5u32;
+    use std::os::unix::fs::MetadataExt;
     let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
-    let ns = |n: &str| std::fs::read_link(format!("/proc/self/ns/{n}")).map(|p| p.display().to_string());
-    for part in [boot, ns("mnt").unwrap_or_default(), ns("net").unwrap_or_default()] {
-        for b in part.trim().bytes().chain([0]) {
+    let shm = std::fs::metadata("/dev/shm").map(|m| format!("{}:{}", m.dev(), m.ino())).unwrap_or_default();
+    let net = std::fs::read_link("/proc/self/ns/net").map(|p| p.display().to_string()).unwrap_or_default();
+    let mut h = 0x811c_9dc5u32;
+    for part in [boot.trim(), &shm, &net] {
+        for b in part.bytes().chain([0]) {
             h = (h ^ b as u32).wrapping_mul(0x0100_0193);
         }
     }
@@ -273,8 +276,10 @@ impl LocalHost {
         Ok(Self { node: Arc::new(node), tag, domain: domain.to_owned(), dir, _watch: [subs, locals] })
     }
 
+    /// `<host tag>/<domain>/<key>`: shared memory is shared by every process that sees this
+    /// `/dev/shm`, network namespaces or not; the tag keeps "another host" out.
     fn service_name(&self, key: &str, suffix: &str) -> Result<ServiceName, String> {
-        let name = format!("{}/{}{suffix}", self.domain, key);
+        let name = format!("{:08x}/{}/{}{suffix}", self.tag, self.domain, key);
         ServiceName::new(&name).map_err(|e| format!("service name `{name}`: {e:?}"))
     }
 
