@@ -1,4 +1,5 @@
-//! `vbus-perf`: throughput and latency of vbus next to raw zenoh, plain UDP and CycloneDDS.
+//! `vbus-perf`: throughput and latency of vbus next to raw zenoh, raw iceoryx2, plain UDP and
+//! CycloneDDS.
 //!
 //! ```text
 //! vbus-perf suite                      # the whole comparison, prints the ratio table
@@ -6,6 +7,8 @@
 //! vbus-perf pub-thr --stack vbus --connect tcp/127.0.0.1:PORT --size 64
 //! vbus-perf pong --stack zenoh
 //! vbus-perf ping --stack zenoh --connect tcp/127.0.0.1:PORT --size 64 --rate 100
+//! vbus-perf pong --stack iceoryx2      # prints READY iceoryx2/<tag>
+//! vbus-perf ping --stack iceoryx2 --connect iceoryx2/<tag> --size 64
 //! ```
 //! See `BENCHMARKS.md` at the workspace root.
 
@@ -21,7 +24,7 @@ use vbus_perf::config::{Net, parse_zset};
 #[derive(Parser)]
 #[command(
     name = "vbus-perf",
-    about = "vbus vs raw zenoh vs UDP vs CycloneDDS: throughput, latency, CPU, RSS"
+    about = "vbus vs raw zenoh vs raw iceoryx2 vs UDP vs CycloneDDS: throughput, latency, CPU, RSS"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -47,10 +50,12 @@ struct RoleArgs {
     /// Implementation under test.
     #[arg(long, value_enum, default_value = "vbus")]
     stack: Stack,
-    /// Listen endpoint (loopback only), e.g. tcp/127.0.0.1:0 or udp/127.0.0.1:0.
+    /// Listen endpoint (loopback only), e.g. tcp/127.0.0.1:0 or udp/127.0.0.1:0. iceoryx2:
+    /// optionally iceoryx2/<tag> (service names of the run; default: a new tag), other endpoints
+    /// are ignored.
     #[arg(long)]
     listen: Option<String>,
-    /// Endpoint to connect to (loopback only).
+    /// Endpoint to connect to (loopback only). iceoryx2: iceoryx2/<tag> from the READY line.
     #[arg(long)]
     connect: Option<String>,
     /// Application payload bytes per message.

@@ -1,13 +1,15 @@
 //! The benchmark roles. Each runs in its own OS process, started by the suite (or by hand):
 //! `sub-thr` / `pong` listen and print `READY <endpoint>`; `pub-thr` / `ping` connect to it. Every
-//! measuring role prints one `RESULT {json}` line and exits.
+//! measuring role prints one `RESULT {json}` line and exits. Raw iceoryx2 has no endpoints: its
+//! `READY` line names the run's service tag (`iceoryx2/<tag>`), which the other side gets as
+//! `--connect`.
 
 use std::{
     io::Write,
     net::UdpSocket,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU64, Ordering::Relaxed},
+        atomic::{AtomicBool, AtomicU64, Ordering::Relaxed},
     },
     time::{Duration, Instant},
 };
@@ -15,6 +17,7 @@ use std::{
 use vbus::zenoh::{self, Wait, bytes::ZBytes};
 use vbus_perf::{
     config::Net,
+    iox::{self, Iox},
     measure::{Latency, Mark, Report},
     payload::{self, PING_KEY, PONG_KEY, THR_KEY, zenoh_key},
 };
@@ -28,6 +31,10 @@ pub enum Stack {
     Zenoh,
     /// Plain UDP sockets over loopback (ping-pong only): the floor.
     Udp,
+    /// Raw iceoryx2 (same host only), as its own examples use it: a `[u8]` publish-subscribe
+    /// service and an event service per direction, the receiving thread blocking in the listener
+    /// and draining with `receive()`. The floor of vbus's same-host path.
+    Iceoryx2,
 }
 
 impl Stack {
@@ -36,6 +43,7 @@ impl Stack {
             Stack::Vbus => "vbus",
             Stack::Zenoh => "zenoh",
             Stack::Udp => "udp",
+            Stack::Iceoryx2 => "iceoryx2",
         }
     }
 }
@@ -226,6 +234,40 @@ fn vbus_locator(n: &vbus::Node) -> Res<String> {
     n.locators().into_iter().next().ok_or_else(|| "node has no locator".into())
 }
 
+/// The service tag of a listening iceoryx2 role: from `--listen iceoryx2/<tag>`, else a new one
+/// (other endpoints, such as the suite's TCP ones, do not apply and are ignored).
+fn iox_listen_tag(net: &Net) -> Res<String> {
+    match net.listen.as_deref() {
+        Some(ep) if ep.starts_with(iox::SCHEME) => iox::tag_of(ep).map(str::to_owned),
+        _ => Ok(iox::new_tag()),
+    }
+}
+
+/// The service tag a connecting iceoryx2 role joins: `--connect iceoryx2/<tag>`.
+fn iox_connect_tag(net: &Net) -> Res<&str> {
+    iox::tag_of(net.connect.as_deref().ok_or("needs --connect iceoryx2/<tag> (the other side's READY line)")?)
+}
+
+/// Samples waiting in a ping's or pong's buffer: one is in flight (more only after a timeout).
+const IOX_PING_BUFFER: usize = 8;
+
+/// A raw iceoryx2 subscriber's thread, stopped (and its port closed) on drop.
+struct IoxReader {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<Res<()>>>,
+    _node: Iox,
+}
+
+impl Drop for IoxReader {
+    fn drop(&mut self) {
+        self.stop.store(true, Relaxed);
+        if let Some(Err(e)) = self.thread.take().map(|t| t.join().unwrap_or_else(|_| Err("panicked".into())))
+        {
+            eprintln!("vbus-perf: iceoryx2 reader: {e}");
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Throughput
 
@@ -234,7 +276,7 @@ pub fn sub_thr(o: &Opts) -> Res<()> {
     let count = Arc::new(AtomicU64::new(0));
     let rt = runtime()?;
     // Keep whatever must stay alive until the end of the measurement.
-    let _keep: Box<dyn std::any::Any> = match o.stack {
+    let keep: Box<dyn std::any::Any> = match o.stack {
         Stack::Vbus => {
             let node = open_vbus(&rt, &o.net, "sub")?;
             let topic = payload::topic(THR_KEY, o.qos());
@@ -285,6 +327,26 @@ pub fn sub_thr(o: &Opts) -> Res<()> {
             ready(&zenoh_locator(&session)?);
             Box::new((session, keep))
         }
+        Stack::Iceoryx2 => {
+            let tag = iox_listen_tag(&o.net)?;
+            let node = Iox::open("vperf-sub-thr", &tag)?;
+            let rx = node.receiver(iox::THR, Some(iox::buffer_for(o.size)))?;
+            let (c, stop) = (count.clone(), Arc::new(AtomicBool::new(false)));
+            let s = stop.clone();
+            let thread = std::thread::spawn(move || -> Res<()> {
+                while !s.load(Relaxed) {
+                    // Everything there is, then sleep until the publisher's next notification.
+                    while let Some(sample) = rx.port.receive().map_err(|e| format!("receive: {e:?}"))? {
+                        drop(sample);
+                        c.fetch_add(1, Relaxed);
+                    }
+                    rx.wait(Duration::from_millis(100))?;
+                }
+                Ok(())
+            });
+            ready(&iox::endpoint(&tag));
+            Box::new(IoxReader { stop, thread: Some(thread), _node: node })
+        }
         Stack::Udp => return Err("throughput over UDP is not measured (no flow control)".into()),
     };
     wait_for("the first message", Duration::from_secs(60), || count.load(Relaxed) > 0)?;
@@ -292,7 +354,13 @@ pub fn sub_thr(o: &Opts) -> Res<()> {
     let m0 = Mark::now(count.load(Relaxed));
     std::thread::sleep(o.duration);
     let m1 = Mark::now(count.load(Relaxed));
-    finish(m0.report(&m1, "sub-thr", o.stack.name(), o.size))
+    let report = m0.report(&m1, "sub-thr", o.stack.name(), o.size);
+    if o.stack == Stack::Iceoryx2 {
+        // Close the subscriber port: the publisher, which may be blocked on this subscriber's
+        // full buffer, sees it gone and stops waiting; and no files are left in /dev/shm.
+        drop(keep);
+    }
+    finish(report)
 }
 
 /// Publish as fast as the stack accepts for warmup + duration (+ a tail so that the subscriber's
@@ -344,6 +412,20 @@ pub fn pub_thr(o: &Opts) -> Res<()> {
             // As z_pub_thr: one payload, cloned (reference counted) for every put.
             let (payload, att) = (ZBytes::from(data), attachment());
             pub_loop(o, |_| o.zput(&p, payload.clone(), &att))?
+        }
+        Stack::Iceoryx2 => {
+            let node = Iox::open("vperf-pub-thr", iox_connect_tag(&o.net)?)?;
+            let tx = node.sender(iox::THR, o.size, None)?;
+            wait_for("a matching subscriber", Duration::from_secs(30), || tx.connected())?;
+            // Loan, write, send (blocking while the subscriber's buffer is full), and notify
+            // after every sample: iceoryx2 folds a notification into one the listener has not
+            // taken yet (an atomic operation, no system call), so a wake-up costs a syscall only
+            // when the subscriber has drained its buffer and may be about to sleep, which is
+            // exactly when it needs one. Notifying less often (every n-th sample) could leave
+            // the subscriber asleep while the publisher waits for room in its buffer.
+            let r = pub_loop(o, |seq| tx.send(seq, &data))?;
+            drop((tx, node));
+            r
         }
         Stack::Udp => return Err("throughput over UDP is not measured (no flow control)".into()),
     };
@@ -537,6 +619,36 @@ pub fn ping(o: &Opts) -> Res<()> {
                 }
             })?
         }
+        Stack::Iceoryx2 => {
+            let node = Iox::open("vperf-ping", iox_connect_tag(&o.net)?)?;
+            // The pong made both services.
+            let tx = node.sender(iox::PING, o.size, None)?;
+            let rx = node.receiver(iox::PONG, None)?;
+            wait_for("a matching pong", Duration::from_secs(30), || tx.connected())?;
+            let r = ping_loop(o, &mut |seq, timeout| {
+                tx.send(seq, &data)?;
+                let end = timeout.map(|t| Instant::now() + t);
+                loop {
+                    // This thread receives the pong itself: stamp it as it is taken.
+                    while let Some(s) = rx.port.receive().map_err(|e| format!("receive: {e:?}"))? {
+                        stamp_arrival();
+                        if s.user_header().seq == seq {
+                            return Ok(true);
+                        } // else: a late pong of an earlier timed-out ping
+                    }
+                    let wait = match end {
+                        Some(end) => match end.checked_duration_since(Instant::now()) {
+                            Some(left) if !left.is_zero() => left,
+                            _ => return Ok(false),
+                        },
+                        None => Duration::from_secs(1),
+                    };
+                    rx.wait(wait)?;
+                }
+            })?;
+            drop((tx, rx, node));
+            r
+        }
     };
     finish(report)
 }
@@ -585,6 +697,20 @@ pub fn pong(o: &Opts) -> Res<()> {
             loop {
                 let (n, from) = sock.recv_from(&mut buf).map_err(err)?;
                 sock.send_to(&buf[..n], from).map_err(err)?;
+            }
+        }
+        Stack::Iceoryx2 => {
+            let tag = iox_listen_tag(&o.net)?;
+            let node = Iox::open("vperf-pong", &tag)?;
+            let rx = node.receiver(iox::PING, Some(IOX_PING_BUFFER))?;
+            let tx = node.sender(iox::PONG, o.size, Some(IOX_PING_BUFFER))?;
+            ready(&iox::endpoint(&tag));
+            loop {
+                while let Some(s) = rx.port.receive().map_err(|e| format!("receive: {e:?}"))? {
+                    // Echo the bytes (copied into a new sample) with the ping's number.
+                    tx.send(s.user_header().seq, s.payload())?;
+                }
+                rx.wait(Duration::from_secs(1))?;
             }
         }
     }

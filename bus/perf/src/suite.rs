@@ -1,6 +1,6 @@
 //! The whole comparison in one go: every cell runs its two sides as separate processes of this
 //! binary (or of `ddsperf`), and the table shows vbus / raw zenoh ratios next to the absolute
-//! numbers, the UDP floor and CycloneDDS.
+//! numbers, raw iceoryx2 (the floor of vbus's same-host path), the UDP floor and CycloneDDS.
 
 use std::{
     collections::BTreeMap,
@@ -53,7 +53,7 @@ pub struct SuiteArgs {
     /// off), vbus-express, zenoh-noshm.
     #[arg(long, value_delimiter = ',')]
     thr_variants: Vec<String>,
-    /// Parts to leave out: thr, lat, rate, dds.
+    /// Parts to leave out: thr, lat, rate, dds, iceoryx2 (the raw iceoryx2 cells).
     #[arg(long, value_delimiter = ',')]
     skip: Vec<String>,
     /// Also run the latency configuration study (zenoh options and QoS at the fixed rates).
@@ -133,6 +133,7 @@ fn named_variant(name: &str) -> Res<Variant> {
     let stack = match stack {
         "vbus" => Stack::Vbus,
         "zenoh" => Stack::Zenoh,
+        "iceoryx2" if rest.is_none() => Stack::Iceoryx2,
         _ => return Err(format!("unknown variant `{name}`")),
     };
     let mut args: Vec<String> = Vec::new();
@@ -329,7 +330,7 @@ impl Suite {
         let zsets = self.a.zset.iter().chain(match stack {
             Stack::Vbus => &self.a.vbus_zset[..],
             Stack::Zenoh => &self.a.zenoh_zset[..],
-            Stack::Udp => &[][..],
+            Stack::Udp | Stack::Iceoryx2 => &[][..],
         });
         for (k, v) in zsets {
             cmd.arg("--zset").arg(format!("{k}={v}"));
@@ -349,6 +350,9 @@ impl Suite {
 
     fn throughput(&mut self, dds: bool) {
         let mut names = vec!["vbus".to_string(), "vbus-tcp".to_string(), "zenoh".to_string()];
+        if !self.skip("iceoryx2") {
+            names.push("iceoryx2".into());
+        }
         names.extend(self.a.thr_variants.iter().filter(|n| !names.contains(n)).cloned().collect::<Vec<_>>());
         let variants: Vec<Variant> = match names.iter().map(|n| named_variant(n)).collect() {
             Ok(v) => v,
@@ -419,7 +423,10 @@ impl Suite {
             (w + d + 120.0).to_string(),
         ]);
         let mut sub_args = common.clone();
-        sub_args.extend(["--listen".into(), "tcp/127.0.0.1:0".into()]);
+        if stack != Stack::Iceoryx2 {
+            // iceoryx2 needs no endpoint: its READY line names the run's service tag.
+            sub_args.extend(["--listen".into(), "tcp/127.0.0.1:0".into()]);
+        }
         let mut sub = self.role("sub-thr", stack, size, &sub_args)?;
         let ep = sub.expect("READY ", Duration::from_secs(30))?;
         let mut pub_args = common;
@@ -491,7 +498,7 @@ impl Suite {
 
     fn latency(&mut self, rate: Option<f64>, dds: bool) {
         let key = rate.map_or("back-to-back".to_string(), rate_label);
-        let variants = [
+        let mut variants = vec![
             v("vbus", Stack::Vbus, &[]),
             v("vbus-tcp", Stack::Vbus, &["--zenoh-only"]),
             v("zenoh", Stack::Zenoh, &[]),
@@ -499,6 +506,9 @@ impl Suite {
             v("zenoh-rt", Stack::Zenoh, RT),
             v("udp", Stack::Udp, &[]),
         ];
+        if !self.skip("iceoryx2") {
+            variants.push(v("iceoryx2", Stack::Iceoryx2, &[]));
+        }
         for size in self.a.lat_sizes.clone() {
             let mut runs: BTreeMap<String, Vec<Latency>> = BTreeMap::new();
             for round in 0..self.r.rounds {
@@ -545,9 +555,13 @@ impl Suite {
         let (w, d) = self.lat_window(rate);
         let mut common: Vec<String> = var.args.clone();
         common.extend(["--lifetime".into(), (w + d + 120.0).to_string()]);
-        let listen = if stack == Stack::Udp { "udp/127.0.0.1:0" } else { "tcp/127.0.0.1:0" };
         let mut pong_args = common.clone();
-        pong_args.extend(["--listen".into(), listen.into()]);
+        match stack {
+            Stack::Udp => pong_args.extend(["--listen".into(), "udp/127.0.0.1:0".into()]),
+            // No endpoint: its READY line names the run's service tag.
+            Stack::Iceoryx2 => {}
+            _ => pong_args.extend(["--listen".into(), "tcp/127.0.0.1:0".into()]),
+        }
         let mut pong = self.role("pong", stack, size, &pong_args)?;
         let ep = pong.expect("READY ", Duration::from_secs(30))?;
         let mut ping_args = common;
@@ -703,14 +717,18 @@ fn render(r: &Results) -> String {
         r.date, r.commit, r.machine, r.scale, r.rounds
     );
     if !r.thr.is_empty() {
-        let _ = writeln!(o, "### Throughput (pub -> sub, two processes, TCP loopback, reliable, Block)\n");
         let _ = writeln!(
             o,
-            "| payload | vbus msg/s | zenoh msg/s | **vbus/zenoh** | target | ddsperf msg/s | vbus/ddsperf | CPU µs/msg vbus | CPU µs/msg zenoh | CPU vbus/zenoh | CPU µs/msg ddsperf | peak RSS vbus | peak RSS zenoh |"
+            "### Throughput (pub -> sub, two processes on one host, reliable, Block; vbus and iceoryx2 through shared memory, zenoh over TCP loopback)\n"
         );
-        let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        let _ = writeln!(
+            o,
+            "| payload | vbus msg/s | zenoh msg/s | **vbus/zenoh** | target | iceoryx2 msg/s | vbus/iceoryx2 | ddsperf msg/s | vbus/ddsperf | CPU µs/msg vbus | CPU µs/msg zenoh | CPU vbus/zenoh | CPU µs/msg iceoryx2 | CPU µs/msg ddsperf | peak RSS vbus | peak RSS zenoh | peak RSS iceoryx2 |"
+        );
+        let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         for (size, cell) in &r.thr {
             let (vb, zn, dd) = (cell.get("vbus"), cell.get("zenoh"), cell.get("ddsperf"));
+            let ix = cell.get("iceoryx2");
             let ratio = both(vb, zn, |a, b| a.rate / b.rate);
             let (t, strict) = thr_target(*size);
             let verdict = match (ratio, t) {
@@ -723,32 +741,36 @@ fn render(r: &Results) -> String {
             };
             let _ = writeln!(
                 o,
-                "| {} | {} | {} | **{}** | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | **{}** | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 size_label(*size),
                 opt(vb.map(|t| fmt_rate(t.rate))),
                 opt(zn.map(|t| fmt_rate(t.rate))),
                 opt(ratio.map(fmt_ratio)),
                 verdict,
+                opt(ix.map(|t| fmt_rate(t.rate))),
+                opt(both(vb, ix, |a, b| a.rate / b.rate).map(fmt_ratio)),
                 opt(dd.map(|t| fmt_rate(t.rate))),
                 opt(both(vb, dd, |a, b| a.rate / b.rate).map(fmt_ratio)),
                 opt(vb.map(|t| fmt_cpu(t.cpu_ns))),
                 opt(zn.map(|t| fmt_cpu(t.cpu_ns))),
                 opt(both(vb, zn, |a, b| a.cpu_ns / b.cpu_ns).map(fmt_ratio)),
+                opt(ix.map(|t| fmt_cpu(t.cpu_ns))),
                 opt(dd.map(|t| fmt_cpu(t.cpu_ns))),
                 opt(vb.map(|t| fmt_mib(t.rss_kib))),
                 opt(zn.map(|t| fmt_mib(t.rss_kib))),
+                opt(ix.map(|t| fmt_mib(t.rss_kib))),
             );
         }
         let _ = writeln!(
             o,
-            "\nCPU/msg: user+system time of the publisher and subscriber processes in the window, per message. Peak RSS: the larger of the two processes.\n"
+            "\nCPU/msg: user+system time of the publisher and subscriber processes in the window, per message. Peak RSS: the larger of the two processes. iceoryx2: raw iceoryx2 0.10 (a [u8] service, the publisher blocking while the subscriber's buffer is full, notifying the subscriber's listener), the floor of vbus's same-host path.\n"
         );
         let extra: Vec<(usize, &String, &Thr)> = r
             .thr
             .iter()
             .flat_map(|(size, cell)| {
                 cell.iter()
-                    .filter(|(k, _)| !["vbus", "zenoh", "ddsperf"].contains(&k.as_str()))
+                    .filter(|(k, _)| !["vbus", "zenoh", "iceoryx2", "ddsperf"].contains(&k.as_str()))
                     .map(move |(k, t)| (*size, k, t))
             })
             .collect();
@@ -779,22 +801,26 @@ fn render(r: &Results) -> String {
         let _ = writeln!(o, "### Latency, {key} (one-way = RTT/2, µs)\n");
         let _ = writeln!(
             o,
-            "| payload | stat | vbus | zenoh | **vbus/zenoh** | vbus-rt | zenoh-rt | vbus-rt/zenoh-rt | UDP | ddsperf | target |"
+            "| payload | stat | vbus | vbus-tcp | zenoh | **vbus/zenoh** | iceoryx2 | vbus/iceoryx2 | vbus-rt | zenoh-rt | vbus-rt/zenoh-rt | UDP | ddsperf | target |"
         );
-        let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|---|---|");
+        let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         for (size, cell) in sizes {
             for (stat, get) in STATS {
                 let val = |k: &str| cell.get(k).map(get);
                 let (vb, zn, vr, zr, ud, dd) =
                     (val("vbus"), val("zenoh"), val("vbus-rt"), val("zenoh-rt"), val("udp"), val("ddsperf"));
+                let (vt, ix) = (val("vbus-tcp"), val("iceoryx2"));
                 let target = lat_target(b2b, stat, vb, zn, vr, ud, dd);
                 let _ = writeln!(
                     o,
-                    "| {} | {stat} | {} | {} | **{}** | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {stat} | {} | {} | {} | **{}** | {} | {} | {} | {} | {} | {} | {} | {} |",
                     size_label(*size),
                     opt(vb.map(fmt_us)),
+                    opt(vt.map(fmt_us)),
                     opt(zn.map(fmt_us)),
                     opt(ratio(vb, zn)),
+                    opt(ix.map(fmt_us)),
+                    opt(ratio(vb, ix)),
                     opt(vr.map(fmt_us)),
                     opt(zr.map(fmt_us)),
                     opt(ratio(vr, zr)),
@@ -806,7 +832,7 @@ fn render(r: &Results) -> String {
         }
         let _ = writeln!(
             o,
-            "\n-rt: publishers with QoS express + priority RealTime (the real-time topic profile); others: default QoS (not express, Data).\n"
+            "\n-rt: publishers with QoS express + priority RealTime (the real-time topic profile); others: default QoS (not express, Data). vbus: through shared memory (same host); vbus-tcp: vbus with its same-host path off (zenoh, TCP loopback); iceoryx2: raw iceoryx2 0.10, the pinging thread blocking in its listener (the floor of vbus's same-host path).\n"
         );
     }
     for (key, vars) in &r.study {

@@ -477,6 +477,10 @@ async fn cockpit() -> Result<(), String> {
     let mut wrong_values = u64::from(first.view().kph() != speed_at(first.seq()));
     let mut kph = first.view().kph();
     let mut latencies = vec![first.latency()];
+    // Which path each topic's samples took (shared memory on this host, zenoh otherwise), and
+    // their latency, for the summary.
+    let mut paths = PathStats::default();
+    paths.add("chassis/speed", &first);
     let mut soc = None;
     let mut mode_changes = Vec::new();
     let mut asked = false;
@@ -497,6 +501,7 @@ async fn cockpit() -> Result<(), String> {
         tokio::select! {
             c = car_speed.recv() => {
                 let c = c.map_err(|e| e.to_string())?;
+                paths.add("can/model3/ID257DIspeed", &c);
                 car_kph = c.view().di_vehicle_speed();
             }
             c = car_soc.recv() => {
@@ -530,9 +535,11 @@ async fn cockpit() -> Result<(), String> {
                 if kph != speed_at(s.seq()) { wrong_values += 1; }
                 last_seq = s.seq();
                 latencies.push(s.latency());
+                paths.add("chassis/speed", &s);
             }
             b = battery.recv() => {
                 let b = b.map_err(|e| e.to_string())?;
+                paths.add("powertrain/battery", &b);
                 soc = Some((b.view().soc_percent(), b.view().max_cell_temp_c()));
             }
             m = mode.changed() => {
@@ -574,15 +581,45 @@ async fn cockpit() -> Result<(), String> {
         && mode_changes.iter().any(|m| m.starts_with("Sport"));
     println!(
         "received speed={received}/{expected} (seq {first_seq}..{last_seq}) wrong={wrong_values} lost={} battery={} \
-         mode_changes=[{}] latency p50={:?} p99={:?} can={can_received}/{}",
+         mode_changes=[{}] latency p50={:?} p99={:?} can={can_received}/{} paths=[{}]",
         st.lost,
         battery.stats().delivered,
         mode_changes.join(", "),
         pct(0.5),
         pct(0.99),
         bridge_published.map_or("?".into(), |p| p.to_string()),
+        paths.summary(),
     );
     if ok { Ok(()) } else { Err("the cockpit missed or mis-read data (see the line above)".into()) }
+}
+
+/// Per topic: how many samples came by each path, and their latencies.
+#[derive(Default)]
+struct PathStats(std::collections::BTreeMap<&'static str, (u64, u64, Vec<Duration>)>);
+
+impl PathStats {
+    fn add<T: vbus::Message>(&mut self, key: &'static str, s: &vbus::Sample<T>) {
+        let e = self.0.entry(key).or_default();
+        match s.path() {
+            vbus::DataPath::SharedMemory => e.0 += 1,
+            vbus::DataPath::Zenoh => e.1 += 1,
+        }
+        e.2.push(s.latency());
+    }
+
+    /// `key=<path>(p50 .., p99 ..)` per topic; the path is the one most samples took.
+    fn summary(&mut self) -> String {
+        self.0
+            .iter_mut()
+            .map(|(key, (shm, zenoh, lat))| {
+                lat.sort();
+                let pct = |p: f64| lat[((lat.len() - 1) as f64 * p) as usize];
+                let path = if shm >= zenoh { vbus::DataPath::SharedMemory } else { vbus::DataPath::Zenoh };
+                format!("{key}={path}({shm}/{} shm, p50 {:?}, p99 {:?})", *shm + *zenoh, pct(0.5), pct(0.99))
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 }
 
 /// The DDS side (feature `dds`, on when CycloneDDS 11 is installed): the `vbus-dds` bridge

@@ -176,6 +176,23 @@ async fn diagnose(r: &mut Report, node: &Node, domain: &str, duration: f64) -> R
             format!("connected to {routers} router(s) and {peers} peer(s) (zid {})", node.session().zid()),
         );
     }
+    // The same-host path (shared memory), as this machine offers it to nodes.
+    match node.local_path() {
+        vbus::LocalPath::SharedMemory { .. } => r.add(
+            Status::Ok,
+            "data path",
+            format!("samples between processes of this host go through {}", node.local_path()),
+        ),
+        vbus::LocalPath::Disabled => r.add(Status::Info, "data path", node.local_path().to_string()),
+        vbus::LocalPath::Unavailable { reason } => r.add(
+            Status::Warn,
+            "data path",
+            format!(
+                "shared memory unavailable ({reason}): samples between processes of this host go through zenoh, \
+                 with more latency and CPU (give the host a larger /dev/shm)"
+            ),
+        ),
+    }
     // 4. Nodes of the domain, and of other domains when this one is empty.
     let me = node.name().to_owned();
     let nodes: Vec<String> =

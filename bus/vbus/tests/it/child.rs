@@ -57,6 +57,7 @@ async fn run(role: &str) -> Result<(), String> {
     ))
     .map_err(|e| e.to_string())?;
     let node = Node::open(cfg).await.map_err(|e| e.to_string())?;
+    println!("VBUS path {}", node.local_path());
     let e = |e: &dyn std::fmt::Display| e.to_string();
     match role {
         "publisher" => {

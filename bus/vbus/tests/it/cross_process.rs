@@ -371,3 +371,39 @@ async fn killed_publisher_or_subscriber_breaks_nothing_on_restart() {
     })
     .await;
 }
+
+/// A container with the usual 64 MiB `/dev/shm` is too small for the same-host path: the node
+/// says so and its samples go through zenoh, nothing lost. The child gets such a `/dev/shm` in a
+/// mount namespace of its own (needs root and `unshare`, as CI has; skipped otherwise).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_dev_shm_falls_back_to_zenoh_and_says_so() {
+    if expected_path() != vbus::DataPath::SharedMemory {
+        return; // the run without shared memory has nothing to fall back from
+    }
+    let can = std::process::Command::new("unshare")
+        .args(["-m", "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /dev/shm"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !can {
+        eprintln!(
+            "SKIPPED small_dev_shm_falls_back_to_zenoh_and_says_so: no `unshare -m` + tmpfs mount here (needs root)"
+        );
+        return;
+    }
+    watchdog(async {
+        let domain = unique_domain("smallshm");
+        let (node, ep) = parent_node("cockpit", &domain).await;
+        let sub = node.subscriber(SPEED).create().await.unwrap();
+        let wrapper =
+            ["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=64m tmpfs /dev/shm && exec \"$0\" \"$@\""];
+        let mut child = spawn_in(&wrapper, "publisher", "container", &domain, &ep, &["20", "2"]);
+        let path = child.expect("path").await;
+        assert!(path.contains("zenoh only") && path.contains("/dev/shm has"), "{path}");
+        for i in 1..=20u64 {
+            let s = sub.recv_timeout(WATCHDOG).await.expect("sample");
+            assert_eq!((s.seq(), s.path()), (i, vbus::DataPath::Zenoh));
+        }
+        assert_eq!(field(&child.expect("done").await, "sent"), 20);
+    })
+    .await;
+}

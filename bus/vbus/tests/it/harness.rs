@@ -44,7 +44,29 @@ pub struct Child {
 }
 
 pub fn spawn(role: &str, name: &str, domain: &str, connect: &str, args: &[&str]) -> Child {
-    let mut process = Command::new(std::env::current_exe().expect("test binary path"))
+    spawn_in(&[], role, name, domain, connect, args)
+}
+
+/// [`spawn`] under a wrapper command (`wrapper` then the test binary and its arguments), e.g. a
+/// shell that changes the child's mounts first.
+pub fn spawn_in(
+    wrapper: &[&str],
+    role: &str,
+    name: &str,
+    domain: &str,
+    connect: &str,
+    args: &[&str],
+) -> Child {
+    let exe = std::env::current_exe().expect("test binary path");
+    let mut cmd = match wrapper.split_first() {
+        Some((first, rest)) => {
+            let mut c = Command::new(first);
+            c.args(rest).arg(exe);
+            c
+        }
+        None => Command::new(exe),
+    };
+    let mut process = cmd
         .args(["--exact", "child::child_process_entry", "--nocapture", "--test-threads=1", "-q"])
         .env("VBUS_CHILD_ROLE", role)
         .env("VBUS_CHILD_NAME", name)
