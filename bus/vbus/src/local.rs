@@ -43,7 +43,7 @@ const MAX_PUBLISHERS: usize = 8;
 const MAX_SUBSCRIBERS: usize = 8;
 /// Samples waiting per subscriber in shared memory; the subscriber's thread moves them to its
 /// queue at once, so this only fills while that thread is not scheduled.
-const BUFFER: usize = 8;
+const BUFFER: usize = 32;
 /// Samples a subscriber may hold in place at once (queued for or kept by the application);
 /// beyond that, further samples are copied out of shared memory so the publisher's segment
 /// never runs dry.
@@ -60,6 +60,8 @@ const MAX_LOCAL_PAYLOAD: usize = 64 << 20;
 const ROOT_PATH: &str = "/dev/shm/vbus-iceoryx2/";
 /// Free space `/dev/shm` must have for a node to use the same-host path.
 pub(crate) const MIN_FREE_SHM: u64 = 256 << 20;
+/// How long a subscriber thread keeps looking for the next sample of a burst before it sleeps.
+const BURST_SPIN: Duration = Duration::from_micros(50);
 /// How often an idle subscriber thread looks whether its subscriber is gone.
 const IDLE_CHECK: Duration = Duration::from_millis(100);
 
@@ -311,6 +313,8 @@ impl LocalHost {
     pub(crate) fn publisher(&self, key: &str, block: bool) -> Result<LocalPublisher, String> {
         let svc = self.pubsub(key)?;
         let ev = self.event(key)?;
+        let waited = Arc::new(AtomicU64::new(0));
+        let waited_out = waited.clone();
         let port = svc
             .publisher_builder()
             .initial_max_slice_len(256)
@@ -321,6 +325,7 @@ impl LocalHost {
                 BackpressureStrategy::DiscardData
             })
             .set_backpressure_handler(move |info: &iceoryx2::port::BackpressureInfo| {
+                waited.fetch_max(info.elapsed_time.as_nanos() as u64, Ordering::Relaxed);
                 if !block {
                     iceoryx2::port::BackpressureAction::DiscardData
                 } else if info.elapsed_time < BLOCK_LIMIT {
@@ -347,8 +352,8 @@ impl LocalHost {
             zenoh_needed: true,
             warned: false,
             capacity: 256,
-            block,
             node: self.node.clone(),
+            waited: waited_out,
         })
     }
 
@@ -393,12 +398,18 @@ pub(crate) struct LocalPublisher {
     warned: bool,
     /// Largest slice the segment holds now; it grows by powers of two.
     capacity: usize,
-    /// Block congestion: a full subscriber is waited for (up to [`BLOCK_LIMIT`]).
-    block: bool,
     node: Arc<iceoryx2::node::Node<Ipc>>,
+    /// Longest wait for a full subscriber during the current send (set by the back-pressure
+    /// handler, which iceoryx2 calls only when a subscriber is full: no clock read otherwise).
+    waited: Arc<AtomicU64>,
 }
 
 impl LocalPublisher {
+    /// How long the last send waited for a full subscriber (zero if none was full).
+    pub(crate) fn last_wait(&self) -> Duration {
+        Duration::from_nanos(self.waited.load(Ordering::Relaxed))
+    }
+
     /// Whether some subscriber of this host reads the topic through shared memory now.
     pub(crate) fn has_subscribers(&self) -> bool {
         self.svc.dynamic_config().number_of_subscribers() > 0
@@ -417,6 +428,7 @@ impl LocalPublisher {
     /// Write `attachment` and `payload` into shared memory and wake the subscribers. Returns
     /// false (and logs once) when the sample could not go this way; it then goes through zenoh.
     pub(crate) fn deliver(&mut self, attachment: &[u8], payload: &[u8]) -> bool {
+        self.waited.store(0, Ordering::Relaxed);
         if payload.len() > self.capacity {
             // The segment grows: make sure /dev/shm has room for it, or a write into it would
             // fault (SIGBUS: tmpfs backs pages when they are first touched).
@@ -432,9 +444,8 @@ impl LocalPublisher {
             }
             self.capacity = grown;
         }
-        let started = self.block.then(std::time::Instant::now);
         let r = write_and_send(&self.port, attachment, payload);
-        if started.is_some_and(|t| t.elapsed() >= BLOCK_LIMIT) {
+        if self.last_wait() >= BLOCK_LIMIT {
             // A subscriber did not take a sample for that long: if its process died, its
             // resources go now, so that the next sample does not wait for it again.
             let st = self.node.try_cleanup_dead_nodes();
@@ -525,11 +536,11 @@ pub(crate) fn spawn_reader(
         let held = Arc::new(AtomicUsize::new(0));
         let mut reported = false;
         while !stop.load(Ordering::Relaxed) {
-            let mut got = false;
+            let mut got = 0usize;
             loop {
                 match port.receive() {
                     Ok(Some(sample)) => {
-                        got = true;
+                        got += 1;
                         let h = *sample.user_header();
                         let att = &h.attachment[..(h.len as usize).min(h.attachment.len())];
                         // Keep samples in place while few are held; copy out beyond that, so a
@@ -552,10 +563,29 @@ pub(crate) fn spawn_reader(
                     }
                 }
             }
-            if got && !spin.is_zero() {
-                let until = std::time::Instant::now() + spin;
-                while std::time::Instant::now() < until && !port.has_samples().unwrap_or(true) {
-                    std::hint::spin_loop();
+            // Samples in a burst (more than one was waiting): the publisher is streaming, and the
+            // next one is near; looking again for a moment saves a sleep and a wake-up per
+            // sample (and the publisher's notifications stay cheap while one is pending). A
+            // topic's QoS spin does the same after every sample.
+            let look = if !spin.is_zero() && got > 0 {
+                spin
+            } else if got > 1 {
+                BURST_SPIN
+            } else {
+                Duration::ZERO
+            };
+            if !look.is_zero() {
+                let until = std::time::Instant::now() + look;
+                let mut polls = 0u32;
+                while !port.has_samples().unwrap_or(true) && std::time::Instant::now() < until {
+                    // Spin at first (the next sample is usually microseconds away), then let
+                    // other threads run.
+                    polls += 1;
+                    if polls < 64 {
+                        std::hint::spin_loop();
+                    } else {
+                        std::thread::yield_now();
+                    }
                 }
                 continue;
             }

@@ -274,6 +274,7 @@ impl Tx {
         // Same host first: subscribers here read it in place; the zenoh copy then carries
         // FLAG_LOCAL so that they ignore it.
         let mut to_zenoh = true;
+        let mut local_wait = None;
         if let Some(local) = self.local.as_mut().filter(|l| l.has_subscribers()) {
             let mut local_header = header;
             local_header.flags |= wire::FLAG_LOCAL;
@@ -282,6 +283,7 @@ impl Tx {
             if local.deliver(&att[..len], payload) {
                 header = local_header;
                 to_zenoh = local.zenoh_needed();
+                local_wait = Some(local.last_wait());
             }
         }
         if to_zenoh || self.history.is_some() {
@@ -302,9 +304,13 @@ impl Tx {
                     .map_err(|e| PublishError::Transport { key: self.key.clone(), reason: e.to_string() })?;
             }
         }
-        // Back-pressure can only happen on Block topics; the header's clock reading is the start.
+        // Back-pressure can only happen on Block topics. Without a zenoh put, the shared-memory
+        // port says how long it waited; otherwise the header's clock reading is the start.
         if self.qos.congestion == crate::Congestion::Block {
-            let waited = wire::now_ns().saturating_sub(now);
+            let waited = match local_wait {
+                Some(w) if !to_zenoh => w.as_nanos() as u64,
+                _ => wire::now_ns().saturating_sub(now),
+            };
             if waited > BACKPRESSURE_THRESHOLD.as_nanos() as u64 {
                 Counters::inc(&self.stats.backpressure_waits);
                 self.stats.backpressure_ns.fetch_add(waited, std::sync::atomic::Ordering::Relaxed);
