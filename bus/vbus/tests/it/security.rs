@@ -63,7 +63,18 @@ async fn mtls_router_keeps_out_strangers_and_enforces_publish_rights() {
         let mut s = stranger.publisher(MEDIA).create().unwrap();
         s.publish(&speed(0.0, 1, "stranger")).unwrap();
 
+        // A process of this host outside the secured bus (no certificate, no policy: it may use
+        // shared memory). Secured nodes never write shared memory, so it gets nothing that way.
+        let rogue = Node::open(
+            NodeConfig::from_json5(&format!("{{ name: 'rogue', domain: '{domain}', listen: [], connect: [] }}"))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+        let rogue_brake = rogue.subscriber(BRAKE).create().await.unwrap();
+
         let chassis = Node::open(client("chassis", true)).await.unwrap();
+        assert_eq!(*chassis.local_path(), vbus::LocalPath::Disabled, "a secured node uses shared memory");
         let mut p = chassis.publisher(BRAKE).create().unwrap();
         assert!(p.wait_for_subscribers(WATCHDOG).await, "no subscriber matched");
         p.publish(&speed(30.0, 1, "brake")).unwrap();
@@ -89,6 +100,8 @@ async fn mtls_router_keeps_out_strangers_and_enforces_publish_rights() {
         let st = brake.stats();
         assert_eq!((st.rejected, st.e2e_errors), (0, 0), "the forged sample reached the subscriber: {st:?}");
         assert!(media.try_recv().is_none(), "the stranger's sample got through");
+        assert!(rogue_brake.try_recv().is_none(), "a process outside the secured bus read the brake topic");
+        assert_eq!(rogue_brake.stats().delivered, 0);
         let _ = std::fs::remove_dir_all(&dir);
     })
     .await;
