@@ -426,8 +426,11 @@ impl LocalPublisher {
     }
 
     /// Write `attachment` and `payload` into shared memory and wake the subscribers. Returns
-    /// false (and logs once) when the sample could not go this way; it then goes through zenoh.
+    /// whether every subscriber connected here took it; if not (a subscriber whose connection
+    /// is not set up yet, a dead one, a failure, logged once), the sample also goes through
+    /// zenoh unflagged, and those that got both drop the second as a duplicate.
     pub(crate) fn deliver(&mut self, attachment: &[u8], payload: &[u8]) -> bool {
+        let connected = self.svc.dynamic_config().number_of_subscribers();
         self.waited.store(0, Ordering::Relaxed);
         if payload.len() > self.capacity {
             // The segment grows: make sure /dev/shm has room for it, or a write into it would
@@ -452,11 +455,13 @@ impl LocalPublisher {
             tracing::warn!(key = %self.key, cleaned = st.cleanups, "a same-host subscriber blocked this publisher for {BLOCK_LIMIT:?}; its sample was given up for it");
         }
         match r {
-            Ok(_) => {
-                if let Err(e) = notify(&self.notifier) {
+            Ok(took) => {
+                if took > 0
+                    && let Err(e) = notify(&self.notifier)
+                {
                     tracing::debug!(key = %self.key, error = ?e, "shared-memory notify failed");
                 }
-                true
+                took >= connected
             }
             Err(e) => {
                 if !self.warned {
@@ -517,6 +522,22 @@ impl Drop for LocalSample {
     }
 }
 
+/// Real-time topics (`Priority::RealTime`): the reader thread is woken ahead of ordinary work
+/// (`SCHED_FIFO`, priority [`RT_PRIORITY`]). Needs `CAP_SYS_NICE` (or root); without it the
+/// thread keeps the normal policy, said once per topic at debug level.
+fn set_realtime(key: &str) {
+    let param = libc::sched_param { sched_priority: RT_PRIORITY };
+    // SAFETY: plain syscall on the calling thread (pid 0) with a valid parameter block.
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+    if rc != 0 {
+        tracing::debug!(key, error = %std::io::Error::last_os_error(), "real-time topic: reader thread keeps the normal scheduling policy");
+    }
+}
+
+/// `SCHED_FIFO` priority of real-time readers: above ordinary threads, below the kernel's own
+/// (threaded IRQs run at 50).
+const RT_PRIORITY: i32 = 10;
+
 /// Run a subscriber's shared-memory reader on its own thread: wait for the publisher's
 /// notification, hand every sample to `on_sample` (attachment, payload), until `stop` is set.
 /// `spin`: poll for that long before blocking (topics that trade a core for latency).
@@ -526,6 +547,7 @@ pub(crate) fn spawn_reader(
     listener: Listener<Ipc>,
     keep: Keep,
     spin: Duration,
+    realtime: bool,
     stop: Arc<AtomicBool>,
     on_sample: impl Fn(&[u8], crate::sample::Payload) + Send + 'static,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
@@ -533,6 +555,9 @@ pub(crate) fn spawn_reader(
     let key = key.to_owned();
     std::thread::Builder::new().name(name.chars().take(15).collect()).spawn(move || {
         let _keep = keep;
+        if realtime {
+            set_realtime(&key);
+        }
         let held = Arc::new(AtomicUsize::new(0));
         let mut reported = false;
         while !stop.load(Ordering::Relaxed) {
@@ -549,7 +574,7 @@ pub(crate) fn spawn_reader(
                             crate::sample::Payload::Local(LocalSample { sample, held: held.clone() })
                         } else {
                             let s = LocalSample { sample, held: held.clone() };
-                            crate::sample::Payload::copy_of(s.bytes())
+                            crate::sample::Payload::local_copy_of(s.bytes())
                         };
                         on_sample(att, payload);
                     }

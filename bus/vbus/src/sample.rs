@@ -11,6 +11,9 @@ use crate::{Message, message::view_verified, wire::Header};
 pub(crate) enum Payload {
     Zenoh(ZBytes),
     Local(crate::local::LocalSample),
+    /// Came through shared memory, copied out (the subscriber held too many in place, or the
+    /// application cloned the sample).
+    LocalCopy(ZBytes),
 }
 
 impl Clone for Payload {
@@ -19,7 +22,8 @@ impl Clone for Payload {
     fn clone(&self) -> Self {
         match self {
             Self::Zenoh(z) => Self::Zenoh(z.clone()),
-            Self::Local(l) => Self::copy_of(l.bytes()),
+            Self::Local(l) => Self::local_copy_of(l.bytes()),
+            Self::LocalCopy(z) => Self::LocalCopy(z.clone()),
         }
     }
 }
@@ -34,13 +38,13 @@ impl Payload {
         }
     }
 
-    pub(crate) fn copy_of(bytes: &[u8]) -> Self {
-        Self::Zenoh(ZBytes::from(bytes.to_vec()))
+    pub(crate) fn local_copy_of(bytes: &[u8]) -> Self {
+        Self::LocalCopy(ZBytes::from(bytes.to_vec()))
     }
 
     pub(crate) fn bytes(&self) -> &[u8] {
         match self {
-            Self::Zenoh(z) => z.slices().next().unwrap_or(&[]),
+            Self::Zenoh(z) | Self::LocalCopy(z) => z.slices().next().unwrap_or(&[]),
             Self::Local(l) => l.bytes(),
         }
     }
@@ -49,7 +53,7 @@ impl Payload {
     pub(crate) fn path(&self) -> DataPath {
         match self {
             Self::Zenoh(_) => DataPath::Zenoh,
-            Self::Local(_) => DataPath::SharedMemory,
+            Self::Local(_) | Self::LocalCopy(_) => DataPath::SharedMemory,
         }
     }
 }

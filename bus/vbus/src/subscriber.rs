@@ -119,6 +119,7 @@ impl<T: Message> SubscriberBuilder<'_, T> {
                     listener,
                     keep,
                     self.qos.spin.unwrap_or_default(),
+                    self.qos.priority == crate::Priority::RealTime,
                     stop.clone(),
                     move |att, payload| {
                         let Some(ing) = weak.upgrade() else { return };
