@@ -543,9 +543,7 @@ const RT_PRIORITY: i32 = 10;
 /// `spin`: poll for that long before blocking (topics that trade a core for latency).
 pub(crate) fn spawn_reader(
     key: &str,
-    port: IoxSubscriber<Ipc, [u8], LocalHeader>,
-    listener: Listener<Ipc>,
-    keep: Keep,
+    (port, listener, keep): SubscriberPort,
     spin: Duration,
     realtime: bool,
     stop: Arc<AtomicBool>,

@@ -107,7 +107,7 @@ impl<T: Message> SubscriberBuilder<'_, T> {
             local_tag: local.as_ref().map_or(0, |(tag, _)| *tag),
         });
         let reader = match local {
-            Some((tag, (port, listener, keep))) => {
+            Some((tag, port)) => {
                 let stop = Arc::new(AtomicBool::new(false));
                 let weak = Arc::downgrade(&ingress);
                 // The node's message size limit holds on this path too (zenoh's transport
@@ -116,8 +116,6 @@ impl<T: Message> SubscriberBuilder<'_, T> {
                 let thread = crate::local::spawn_reader(
                     key,
                     port,
-                    listener,
-                    keep,
                     self.qos.spin.unwrap_or_default(),
                     self.qos.priority == crate::Priority::RealTime,
                     stop.clone(),
