@@ -84,6 +84,22 @@ pub fn config() -> Res<Config> {
     Ok(cfg)
 }
 
+/// Remove what killed vbus-perf processes left of their iceoryx2 nodes (a pong is stopped with
+/// SIGKILL): node, port and service files, segments. Returns how many dead nodes were removed.
+pub fn cleanup_dead_nodes() -> Res<u64> {
+    let mut cfg = config()?;
+    // Only the explicit cleanup below, to count it (by default a new node cleans up first).
+    cfg.global.node.cleanup_dead_nodes_on_creation = false;
+    set_log_level(LogLevel::Error);
+    let node = NodeBuilder::new()
+        .name(&NodeName::new("vperf-cleanup").map_err(|e| format!("node name: {e:?}"))?)
+        .config(&cfg)
+        .signal_handling_mode(SignalHandlingMode::Disabled)
+        .create::<Ipc>()
+        .map_err(|e| format!("cannot create the iceoryx2 node: {e:?}"))?;
+    Ok(node.try_cleanup_dead_nodes().cleanups)
+}
+
 /// An iceoryx2 node of one run (`tag`).
 pub struct Iox {
     node: Node<Ipc>,
@@ -235,5 +251,28 @@ impl Receiver {
     /// notification wakes it too): drain `port.receive()` before and after.
     pub fn wait(&self, timeout: Duration) -> Res<()> {
         self.listener.timed_wait(|_| {}, timeout).map(drop).map_err(|e| format!("wait: {e:?}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_travel_as_endpoints() {
+        let tag = new_tag();
+        assert_eq!(tag_of(&endpoint(&tag)).unwrap(), tag);
+        assert!(tag_of("tcp/127.0.0.1:7447").is_err());
+        assert!(tag_of("iceoryx2/").is_err());
+        assert!(tag_of("iceoryx2/a/b").is_err());
+    }
+
+    #[test]
+    fn buffers_hold_about_16_mib_within_8_to_256_samples() {
+        assert_eq!(buffer_for(64), 256);
+        assert_eq!(buffer_for(65536), 256);
+        assert_eq!(buffer_for(1 << 20), 16);
+        assert_eq!(buffer_for(64 << 20), 8);
+        assert_eq!(buffer_for(0), 256);
     }
 }

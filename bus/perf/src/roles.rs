@@ -33,7 +33,9 @@ pub enum Stack {
     Udp,
     /// Raw iceoryx2 (same host only), as its own examples use it: a `[u8]` publish-subscribe
     /// service and an event service per direction, the receiving thread blocking in the listener
-    /// and draining with `receive()`. The floor of vbus's same-host path.
+    /// and draining with `receive()`. The floor of vbus's same-host path. Always reliable and
+    /// blocking (the publisher waits for room in the subscriber's buffer); the zenoh QoS options
+    /// do not apply.
     Iceoryx2,
 }
 

@@ -161,6 +161,8 @@ fn named_variant(name: &str) -> Res<Variant> {
 }
 
 const RT: &[&str] = &["--express", "--priority", "real-time"];
+/// Largest UDP datagram payload over IPv4: UDP pings of more are not measured.
+const MAX_UDP_PAYLOAD: usize = 65_507;
 
 /// A child process whose stdout lines arrive on a channel; killed on drop.
 struct Child {
@@ -411,6 +413,12 @@ impl Suite {
     }
 
     fn thr_cell(&mut self, var: &Variant, size: usize) -> Res<Thr> {
+        let r = self.thr_pair(var, size);
+        iox_cleanup(var);
+        r
+    }
+
+    fn thr_pair(&mut self, var: &Variant, size: usize) -> Res<Thr> {
         let stack = var.stack.ok_or("not a vbus-perf variant")?;
         let (w, d) = (self.secs(1.0).max(0.5), self.secs(2.0));
         let mut common = var.args.clone();
@@ -517,6 +525,9 @@ impl Suite {
                     order.reverse();
                 }
                 for var in order {
+                    if var.stack == Some(Stack::Udp) && size > MAX_UDP_PAYLOAD {
+                        continue; // one datagram per ping
+                    }
                     match self.lat_cell(var, size, rate) {
                         Ok(l) => {
                             progress(&key, size, &var.label, &l);
@@ -551,6 +562,12 @@ impl Suite {
     }
 
     fn lat_cell(&mut self, var: &Variant, size: usize, rate: Option<f64>) -> Res<Latency> {
+        let r = self.lat_pair(var, size, rate);
+        iox_cleanup(var);
+        r
+    }
+
+    fn lat_pair(&mut self, var: &Variant, size: usize, rate: Option<f64>) -> Res<Latency> {
         let stack = var.stack.ok_or("not a vbus-perf variant")?;
         let (w, d) = self.lat_window(rate);
         let mut common: Vec<String> = var.args.clone();
@@ -645,6 +662,16 @@ impl Suite {
                 cell.insert(k, median_latency(&ls));
             }
         }
+    }
+}
+
+/// After a raw iceoryx2 cell (both sides gone): remove what a killed side (the pong always)
+/// left in /dev/shm.
+fn iox_cleanup(var: &Variant) {
+    if var.stack == Some(Stack::Iceoryx2)
+        && let Err(e) = vbus_perf::iox::cleanup_dead_nodes()
+    {
+        eprintln!("[suite] iceoryx2 cleanup: {e}");
     }
 }
 
