@@ -13,7 +13,7 @@
 //! arrives exactly once. Both paths then run the same receive code (`subscriber::Ingress`).
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashMap,
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
@@ -153,8 +153,46 @@ pub(crate) struct Directory {
 struct DirState {
     /// `@sub` token key -> (`<node>/<type>`, key expression).
     subs: HashMap<String, (String, String)>,
-    /// (`<node>/<type>`, key) of subscribers reading through shared memory on this host.
-    local: HashSet<(String, String)>,
+    /// `@local` token key -> (`<node>/<type>`, key) of subscribers reading through shared memory
+    /// on this host.
+    local: HashMap<String, (String, String)>,
+}
+
+/// Follow the liveliness tokens `<prefix><node>/<type>/<key>` into the directory (`local`: the
+/// `@local` table, else the `@sub` one).
+async fn watch(
+    session: &zenoh::Session,
+    prefix: String,
+    dir: Arc<Directory>,
+    local: bool,
+) -> Result<zenoh::pubsub::Subscriber<()>, String> {
+    let expr = format!("{prefix}**");
+    session
+        .liveliness()
+        .declare_subscriber(&expr)
+        .history(true)
+        .callback(move |s| {
+            let token = s.key_expr().as_str();
+            let Some(rest) = token.strip_prefix(&prefix) else { return };
+            let mut parts = rest.splitn(3, '/');
+            let (Some(node), Some(type_name), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
+                return;
+            };
+            let mut st = dir.inner.lock().expect("directory lock");
+            let table = if local { &mut st.local } else { &mut st.subs };
+            match s.kind() {
+                zenoh::sample::SampleKind::Put => {
+                    table.insert(token.to_owned(), (format!("{node}/{type_name}"), key.to_owned()));
+                }
+                zenoh::sample::SampleKind::Delete => {
+                    table.remove(token);
+                }
+            }
+            drop(st);
+            dir.changed();
+        })
+        .await
+        .map_err(|e| format!("cannot watch the tokens {expr}: {e}"))
 }
 
 impl Directory {
@@ -174,7 +212,7 @@ impl Directory {
                 || zenoh::key_expr::KeyExpr::try_from(expr.as_str()).is_ok_and(|e| e.intersects(&k));
             if matches {
                 announced = true;
-                if !st.local.contains(&(node.clone(), key.to_owned())) {
+                if !st.local.values().any(|(n, k)| n == node && k == key) {
                     return true;
                 }
             }
@@ -221,60 +259,8 @@ impl LocalHost {
             .map_err(|e| format!("cannot create the iceoryx2 node: {e:?}"))?;
         let tag = host_tag();
         let dir = Arc::new(Directory::default());
-        let subs_prefix = format!("{}/{domain}/@sub/", wire::KEY_PREFIX);
-        let local_prefix = wire::local_token_prefix(domain, tag);
-        let d = dir.clone();
-        let p = subs_prefix.clone();
-        let subs = session
-            .liveliness()
-            .declare_subscriber(format!("{subs_prefix}**"))
-            .history(true)
-            .callback(move |s| {
-                let key = s.key_expr().as_str();
-                let Some(rest) = key.strip_prefix(&p) else { return };
-                let mut parts = rest.splitn(3, '/');
-                let (Some(node), Some(type_name), Some(expr)) = (parts.next(), parts.next(), parts.next())
-                else {
-                    return;
-                };
-                let mut st = d.inner.lock().expect("directory lock");
-                match s.kind() {
-                    zenoh::sample::SampleKind::Put => {
-                        st.subs.insert(key.to_owned(), (format!("{node}/{type_name}"), expr.to_owned()));
-                    }
-                    zenoh::sample::SampleKind::Delete => {
-                        st.subs.remove(key);
-                    }
-                }
-                drop(st);
-                d.changed();
-            })
-            .await
-            .map_err(|e| format!("cannot watch subscriber tokens: {e}"))?;
-        let d = dir.clone();
-        let p = local_prefix.clone();
-        let locals = session
-            .liveliness()
-            .declare_subscriber(format!("{local_prefix}**"))
-            .history(true)
-            .callback(move |s| {
-                let Some(rest) = s.key_expr().as_str().strip_prefix(&p) else { return };
-                let mut parts = rest.splitn(3, '/');
-                let (Some(node), Some(type_name), Some(key)) = (parts.next(), parts.next(), parts.next())
-                else {
-                    return;
-                };
-                let entry = (format!("{node}/{type_name}"), key.to_owned());
-                let mut st = d.inner.lock().expect("directory lock");
-                match s.kind() {
-                    zenoh::sample::SampleKind::Put => st.local.insert(entry),
-                    zenoh::sample::SampleKind::Delete => st.local.remove(&entry),
-                };
-                drop(st);
-                d.changed();
-            })
-            .await
-            .map_err(|e| format!("cannot watch local subscriber tokens: {e}"))?;
+        let subs = watch(session, format!("{}/{domain}/@sub/", wire::KEY_PREFIX), dir.clone(), false).await?;
+        let locals = watch(session, wire::local_token_prefix(domain, tag), dir.clone(), true).await?;
         Ok(Self { node: Arc::new(node), tag, domain: domain.to_owned(), dir, _watch: [subs, locals] })
     }
 
