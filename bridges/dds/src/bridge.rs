@@ -158,6 +158,8 @@ pub struct Bridge {
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
     _subs: Vec<vbus::zenoh::pubsub::Subscriber<()>>,
+    /// `@sub` tokens of those subscribers (same-host publishers put on zenoh for announced ones).
+    _tokens: Vec<vbus::zenoh::liveliness::LivelinessToken>,
     _participant: Arc<Participant>,
 }
 
@@ -271,6 +273,7 @@ impl Bridge {
             stop: stop.clone(),
             threads: Vec::new(),
             _subs: Vec::new(),
+            _tokens: Vec::new(),
             _participant: participant.clone(),
         };
         for p in plans {
@@ -326,6 +329,7 @@ impl Bridge {
             .wait()
             .map_err(|e| vbus::Error::Zenoh(e.to_string()))?;
         self._subs.push(sub);
+        self._tokens.push(node.announce_subscriber(&p.type_name, &p.key)?);
         let (schema, c, stop) = (schema.clone(), counters.clone(), self.stop.clone());
         let (type_name, type_hash, key, fin) =
             (p.type_name.clone(), p.type_hash, p.key.clone(), p.final_type);

@@ -413,6 +413,19 @@ impl Node {
         Ok(out)
     }
 
+    /// Announce a subscriber that reads `key_expr` through [`Node::session`] directly (bridges):
+    /// vbus's own subscribers do this themselves. Publishers on this host that deliver through
+    /// shared memory put samples on zenoh only for announced subscribers that do not read shared
+    /// memory (see `WIRE.md`), so an unannounced zenoh subscriber next to same-host vbus
+    /// subscribers would get nothing. The announcement lasts as long as the returned token.
+    pub fn announce_subscriber(
+        &self,
+        type_name: &str,
+        key_expr: &str,
+    ) -> Result<zenoh::liveliness::LivelinessToken, Error> {
+        self.announce(false, if type_name.is_empty() { "*" } else { type_name }, key_expr)
+    }
+
     /// Announce an endpoint with a liveliness token (withdrawn when the returned token drops).
     pub(crate) fn announce(
         &self,
