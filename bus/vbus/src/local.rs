@@ -312,9 +312,7 @@ impl LocalHost {
             })
             .set_backpressure_handler(move |info: &iceoryx2::port::BackpressureInfo| {
                 waited.fetch_max(info.elapsed_time.as_nanos() as u64, Ordering::Relaxed);
-                if !block {
-                    iceoryx2::port::BackpressureAction::DiscardData
-                } else if info.elapsed_time < BLOCK_LIMIT {
+                if block && info.elapsed_time < BLOCK_LIMIT {
                     iceoryx2::port::BackpressureAction::Retry
                 } else {
                     iceoryx2::port::BackpressureAction::DiscardData

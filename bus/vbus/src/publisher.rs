@@ -275,6 +275,9 @@ impl Tx {
         // FLAG_LOCAL so that they ignore it.
         let mut to_zenoh = true;
         let mut local_wait = None;
+        // The attachment of the zenoh copy, once computed (the flagged one when shared memory
+        // took the sample: E2E's CRC covers the flag, and is computed once).
+        let mut framed = None;
         if let Some(local) = self.local.as_mut().filter(|l| l.has_subscribers()) {
             let mut local_header = header;
             local_header.flags |= wire::FLAG_LOCAL;
@@ -282,12 +285,14 @@ impl Tx {
             let (att, len) = attachment(&local_header, self.qos.e2e, self.data_id, payload);
             if local.deliver(&att[..len], payload) {
                 header = local_header;
+                framed = Some((att, len));
                 to_zenoh = local.zenoh_needed();
                 local_wait = Some(local.last_wait());
             }
         }
         if to_zenoh || self.history.is_some() {
-            let (att, len) = attachment(&header, self.qos.e2e, self.data_id, payload);
+            let (att, len) =
+                framed.unwrap_or_else(|| attachment(&header, self.qos.e2e, self.data_id, payload));
             let (attachment, payload) = self.pool.frame(&att[..len], &[], payload);
             if let Some((ring, _)) = &self.history {
                 let mut ring = ring.lock().expect("history lock");
