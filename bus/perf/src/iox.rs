@@ -2,7 +2,8 @@
 //! per direction with a small fixed user header, and an event service per direction whose
 //! listener the receiving thread blocks on (as iceoryx2's `publish_subscribe_with_event` example
 //! does). The same service flavour as vbus (`ipc_threadsafe`), so that vbus next to this shows
-//! what vbus's own code costs.
+//! what vbus's own code costs. (vbus wakes its readers through its own futex words instead of
+//! these events, see `vbus/src/local.rs`; this anchor keeps what an iceoryx2 user writes.)
 //!
 //! Nothing here collides with vbus's own iceoryx2 files: another root path and prefix, and every
 //! run has its own service names (`vperf/<tag>/...`). The listening role makes the tag and prints

@@ -16,27 +16,183 @@ use std::{
     collections::HashMap,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering},
     },
     time::Duration,
 };
 
 use iceoryx2::{
-    port::{
-        listener::Listener, notifier::Notifier, publisher::Publisher as IoxPublisher,
-        subscriber::Subscriber as IoxSubscriber,
-    },
+    port::{publisher::Publisher as IoxPublisher, subscriber::Subscriber as IoxSubscriber},
     prelude::*,
-    service::port_factory::{
-        event::PortFactory as EventFactory, publish_subscribe::PortFactory as PubSubFactory,
-    },
+    service::port_factory::publish_subscribe::PortFactory as PubSubFactory,
 };
 
 use crate::wire;
 
 /// The iceoryx2 service flavour: inter-process, ports usable from any thread (publishers and
-/// samples move between tasks and threads).
+/// samples move between tasks and threads). Its events are not used: see [`WakeTable`].
 type Ipc = iceoryx2::service::ipc_threadsafe::Service;
+
+/// The wake-up words of subscriber threads on this host: one shared file per host tag
+/// (`/dev/shm/vbus-iceoryx2/wake-<host tag>`, [`WAKE_SLOTS`] words of one cache line each,
+/// sparse: only the pages of words in use take memory), a topic's word chosen by the hash of
+/// its service name. Two topics that share a word only wake each other's sleeping readers for
+/// nothing. The file is never removed (a few pages; tmpfs starts empty at boot, and the host tag
+/// changes with the boot id), so opening it has no race with a remover.
+///
+/// Why not iceoryx2's events: in 0.10 a notifier skips its wake-up while the listener's state says
+/// "notified", and a listener that drained the wake-up before the notifier set that state goes
+/// to sleep with the state stuck: every later notification is skipped, and a Block publisher
+/// then waits for a subscriber that never wakes (seen here in 1 of 5 throughput runs).
+///
+/// The protocol (a Dekker pair on the word and the subscriber's queue, both with SeqCst fences):
+/// a reader that found nothing stores 1 ("a sleeper"), looks at its queue again, and sleeps on
+/// the futex only while the word is still 1. A publisher, after its sample is in the queues,
+/// looks at the word: 0 costs nothing more (a load); 1 is swapped to 0 and every sleeper of
+/// the word woken (one system call). Either the reader sees the sample or the publisher sees the
+/// 1. A reader killed while sleeping leaves a 1 that the next sample clears.
+pub(crate) struct WakeTable {
+    base: std::ptr::NonNull<AtomicU32>,
+}
+
+/// Words in a host's wake-up table, one per [`WAKE_LINE`] bytes.
+const WAKE_SLOTS: usize = 16384;
+const WAKE_LINE: usize = 64;
+const WAKE_LEN: usize = WAKE_SLOTS * WAKE_LINE;
+/// Longest sleep of a reader thread without a wake-up: a bound that a correct protocol never
+/// needs, kept so that a bug could only delay a topic, never stop it (and is logged).
+const WAKE_BOUND: Duration = Duration::from_secs(1);
+
+// SAFETY: the table is a shared mapping of atomics, only accessed through `&AtomicU32`.
+unsafe impl Send for WakeTable {}
+// SAFETY: see `Send`.
+unsafe impl Sync for WakeTable {}
+
+impl WakeTable {
+    fn open(tag: u32) -> std::io::Result<Self> {
+        use std::os::unix::{fs::OpenOptionsExt, io::AsRawFd};
+        std::fs::create_dir_all(ROOT_PATH)?;
+        let path = Self::path(tag);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)?;
+        // Every process grows it to the same length; growing zero-fills, so words already set by
+        // another process stay as they are.
+        if file.metadata()?.len() < WAKE_LEN as u64 {
+            file.set_len(WAKE_LEN as u64)?;
+        }
+        // SAFETY: a fresh shared mapping of `WAKE_LEN` bytes of an open file of at least that
+        // length; the mapping outlives the descriptor (closed when `file` drops).
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                WAKE_LEN,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(std::io::Error::other(format!("mmap {path}: {}", std::io::Error::last_os_error())));
+        }
+        let base = std::ptr::NonNull::new(base.cast::<AtomicU32>()).expect("mmap returned null");
+        Ok(Self { base })
+    }
+
+    fn path(tag: u32) -> String {
+        format!("{ROOT_PATH}wake-{tag:08x}")
+    }
+
+    fn slot(&self, service: &str) -> usize {
+        (fnv1a(service.as_bytes()) % WAKE_SLOTS as u64) as usize
+    }
+
+    fn word(&self, slot: usize) -> &AtomicU32 {
+        // SAFETY: `slot < WAKE_SLOTS`, so the word lies inside the mapping, aligned (page-aligned
+        // base, 64-byte stride); the mapping lives as long as `self`.
+        unsafe { &*self.base.as_ptr().byte_add(slot % WAKE_SLOTS * WAKE_LINE) }
+    }
+}
+
+impl Drop for WakeTable {
+    fn drop(&mut self) {
+        // SAFETY: unmaps the mapping made in `open`; no reference into it outlives `self`.
+        unsafe { libc::munmap(self.base.as_ptr().cast(), WAKE_LEN) };
+    }
+}
+
+/// One topic's wake-up word (see [`WakeTable`]).
+#[derive(Clone)]
+pub(crate) struct Wake {
+    table: Arc<WakeTable>,
+    slot: usize,
+}
+
+impl Wake {
+    fn word(&self) -> &AtomicU32 {
+        self.table.word(self.slot)
+    }
+
+    /// After a sample is in the subscribers' queues: wake the word's sleepers, if any.
+    #[inline]
+    pub(crate) fn notify(&self) {
+        std::sync::atomic::fence(Ordering::SeqCst);
+        let w = self.word();
+        if w.load(Ordering::Relaxed) != 0 && w.swap(0, Ordering::SeqCst) != 0 {
+            futex_wake(w);
+        }
+    }
+
+    /// Wake every sleeper of the word, whatever it says.
+    fn wake_all(&self) {
+        std::sync::atomic::fence(Ordering::SeqCst);
+        let w = self.word();
+        w.store(0, Ordering::SeqCst);
+        futex_wake(w);
+    }
+
+    /// Sleep until woken, unless `ready` (checked after announcing the sleep) says there is
+    /// something to do. Returns whether the sleep ended by [`WAKE_BOUND`] rather than a wake-up.
+    fn sleep(&self, ready: impl Fn() -> bool) -> bool {
+        let w = self.word();
+        w.store(1, Ordering::SeqCst);
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if ready() {
+            return false;
+        }
+        let t = libc::timespec { tv_sec: WAKE_BOUND.as_secs() as libc::time_t, tv_nsec: 0 };
+        // SAFETY: FUTEX_WAIT on a valid, aligned word of a shared mapping, with a valid timeout;
+        // the kernel reads both only during the call.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                w.as_ptr(),
+                libc::FUTEX_WAIT,
+                1u32,
+                &t as *const libc::timespec,
+                0usize,
+                0u32,
+            )
+        };
+        rc != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ETIMEDOUT)
+    }
+}
+
+fn futex_wake(w: &AtomicU32) {
+    // SAFETY: FUTEX_WAKE on a valid, aligned word of a shared mapping (shared futex: no
+    // FUTEX_PRIVATE_FLAG, so sleepers in other processes are woken).
+    unsafe { libc::syscall(libc::SYS_futex, w.as_ptr(), libc::FUTEX_WAKE, i32::MAX, 0usize, 0usize, 0u32) };
+}
+
+/// FNV-1a, 64 bits: stable across processes and builds (names of shared files and slots).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+}
 
 /// Service limits, the same for every vbus topic so that any node opens what another created.
 const MAX_PUBLISHERS: usize = 8;
@@ -62,8 +218,6 @@ const ROOT_PATH: &str = "/dev/shm/vbus-iceoryx2/";
 pub(crate) const MIN_FREE_SHM: u64 = 256 << 20;
 /// How long a subscriber thread keeps looking for the next sample of a burst before it sleeps.
 const BURST_SPIN: Duration = Duration::from_micros(50);
-/// How often an idle subscriber thread looks whether its subscriber is gone.
-const IDLE_CHECK: Duration = Duration::from_millis(100);
 
 /// The header a sample carries in shared memory: the wire attachment (header, E2E extension),
 /// byte for byte as on zenoh, so both paths are checked by the same code.
@@ -227,6 +381,7 @@ pub(crate) struct LocalHost {
     pub(crate) tag: u32,
     domain: String,
     pub(crate) dir: Arc<Directory>,
+    wake: Arc<WakeTable>,
     _watch: [zenoh::pubsub::Subscriber<()>; 2],
 }
 
@@ -261,19 +416,24 @@ impl LocalHost {
         let dir = Arc::new(Directory::default());
         let subs = watch(session, format!("{}/{domain}/@sub/", wire::KEY_PREFIX), dir.clone(), false).await?;
         let locals = watch(session, wire::local_token_prefix(domain, tag), dir.clone(), true).await?;
-        Ok(Self { node: Arc::new(node), tag, domain: domain.to_owned(), dir, _watch: [subs, locals] })
+        let wake = Arc::new(WakeTable::open(tag).map_err(|e| format!("wake-up table: {e}"))?);
+        Ok(Self { node: Arc::new(node), tag, domain: domain.to_owned(), dir, wake, _watch: [subs, locals] })
     }
 
     /// `<host tag>/<domain>/<key>`: shared memory is shared by every process that sees this
     /// `/dev/shm`, network namespaces or not; the tag keeps "another host" out.
-    fn service_name(&self, key: &str, suffix: &str) -> Result<ServiceName, String> {
-        let name = format!("{:08x}/{}/{}{suffix}", self.tag, self.domain, key);
+    fn service_name(&self, key: &str) -> Result<ServiceName, String> {
+        let name = self.service_name_text(key);
         ServiceName::new(&name).map_err(|e| format!("service name `{name}`: {e:?}"))
+    }
+
+    fn service_name_text(&self, key: &str) -> String {
+        format!("{:08x}/{}/{}", self.tag, self.domain, key)
     }
 
     fn pubsub(&self, key: &str) -> Result<PubSubFactory<Ipc, [u8], LocalHeader>, String> {
         self.node
-            .service_builder(&self.service_name(key, "")?)
+            .service_builder(&self.service_name(key)?)
             .publish_subscribe::<[u8]>()
             .user_header::<LocalHeader>()
             .max_publishers(MAX_PUBLISHERS)
@@ -286,19 +446,15 @@ impl LocalHost {
             .map_err(|e| format!("shared-memory service for `{key}`: {e:?}"))
     }
 
-    fn event(&self, key: &str) -> Result<EventFactory<Ipc>, String> {
-        self.node
-            .service_builder(&self.service_name(key, "/@ev")?)
-            .event()
-            .open_or_create()
-            .map_err(|e| format!("shared-memory event service for `{key}`: {e:?}"))
+    /// The wake-up word of `key`'s subscriber threads.
+    fn wake(&self, key: &str) -> Wake {
+        Wake { table: self.wake.clone(), slot: self.wake.slot(&self.service_name_text(key)) }
     }
 
     /// A publisher port for `key`; `block`: wait for a full subscriber (Block congestion)
     /// instead of discarding the sample for it.
     pub(crate) fn publisher(&self, key: &str, block: bool) -> Result<LocalPublisher, String> {
         let svc = self.pubsub(key)?;
-        let ev = self.event(key)?;
         let waited = Arc::new(AtomicU64::new(0));
         let waited_out = waited.clone();
         let port = svc
@@ -320,15 +476,10 @@ impl LocalHost {
             })
             .create()
             .map_err(|e| format!("shared-memory publisher for `{key}`: {e:?}"))?;
-        let notifier = ev
-            .notifier_builder()
-            .create()
-            .map_err(|e| format!("shared-memory notifier for `{key}`: {e:?}"))?;
         Ok(LocalPublisher {
             port,
-            notifier,
+            wake: self.wake(key),
             svc,
-            _ev: ev,
             tag: self.tag,
             key: key.to_owned(),
             dir: self.dir.clone(),
@@ -341,38 +492,47 @@ impl LocalHost {
         })
     }
 
-    /// A subscriber port for `key`, with the listener its thread waits on.
+    /// A subscriber port for `key`, with the wake-up word its thread sleeps on.
     pub(crate) fn subscriber(&self, key: &str) -> Result<SubscriberPort, String> {
         let svc = self.pubsub(key)?;
-        let ev = self.event(key)?;
         let port = svc
             .subscriber_builder()
             .buffer_size(BUFFER)
             .create()
             .map_err(|e| format!("shared-memory subscriber for `{key}`: {e:?}"))?;
-        let listener = ev
-            .listener_builder()
-            .create()
-            .map_err(|e| format!("shared-memory listener for `{key}`: {e:?}"))?;
-        Ok((port, listener, Keep { _svc: svc, _ev: ev }))
+        Ok(SubscriberPort { port, wake: self.wake(key), _svc: svc })
     }
 }
 
-/// A subscriber's port, the listener its thread waits on, and the services they belong to.
-pub(crate) type SubscriberPort = (IoxSubscriber<Ipc, [u8], LocalHeader>, Listener<Ipc>, Keep);
-
-/// Service handles a subscriber keeps open.
-pub(crate) struct Keep {
+/// A subscriber's port, the wake-up word its thread sleeps on, and the service they belong to.
+pub(crate) struct SubscriberPort {
+    port: IoxSubscriber<Ipc, [u8], LocalHeader>,
+    wake: Wake,
     _svc: PubSubFactory<Ipc, [u8], LocalHeader>,
-    _ev: EventFactory<Ipc>,
+}
+
+/// A running reader thread (see [`spawn_reader`]); dropping it stops the thread, which then
+/// releases the port.
+pub(crate) struct Reader {
+    stop: Arc<AtomicBool>,
+    wake: Wake,
+    _thread: std::thread::JoinHandle<()>,
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        // The thread checks `stop` after announcing its sleep (see `Wake::sleep`): set it
+        // first, then wake every sleeper of the word (the others find nothing and sleep again).
+        self.stop.store(true, Ordering::SeqCst);
+        self.wake.wake_all();
+    }
 }
 
 /// A publisher's shared-memory port.
 pub(crate) struct LocalPublisher {
     port: IoxPublisher<Ipc, [u8], LocalHeader>,
-    notifier: Notifier<Ipc>,
+    wake: Wake,
     svc: PubSubFactory<Ipc, [u8], LocalHeader>,
-    _ev: EventFactory<Ipc>,
     pub(crate) tag: u32,
     key: String,
     dir: Arc<Directory>,
@@ -394,9 +554,15 @@ impl LocalPublisher {
         Duration::from_nanos(self.waited.load(Ordering::Relaxed))
     }
 
-    /// Whether some subscriber of this host reads the topic through shared memory now.
-    pub(crate) fn has_subscribers(&self) -> bool {
-        self.svc.dynamic_config().number_of_subscribers() > 0
+    /// How many subscribers of this host read the topic through shared memory now.
+    pub(crate) fn subscribers(&self) -> usize {
+        self.svc.dynamic_config().number_of_subscribers()
+    }
+
+    /// Whether some subscriber's `@local` token for this topic has reached this node.
+    pub(crate) fn announced(&self) -> bool {
+        let st = self.dir.inner.lock().expect("directory lock");
+        st.local.values().any(|(_, k)| *k == self.key)
     }
 
     /// Whether the sample must also be put on zenoh (see the module documentation).
@@ -410,11 +576,11 @@ impl LocalPublisher {
     }
 
     /// Write `attachment` and `payload` into shared memory and wake the subscribers. Returns
-    /// whether every subscriber connected here took it; if not (a subscriber whose connection
-    /// is not set up yet, a dead one, a failure, logged once), the sample also goes through
-    /// zenoh unflagged, and those that got both drop the second as a duplicate.
-    pub(crate) fn deliver(&mut self, attachment: &[u8], payload: &[u8]) -> bool {
-        let connected = self.svc.dynamic_config().number_of_subscribers();
+    /// whether all `connected` subscribers (as [`LocalPublisher::subscribers`] said just before)
+    /// took it; if not (a subscriber whose connection is not set up yet, a dead one, a failure,
+    /// logged once), the sample also goes through zenoh unflagged, and those that got both drop
+    /// the second as a duplicate.
+    pub(crate) fn deliver(&mut self, connected: usize, attachment: &[u8], payload: &[u8]) -> bool {
         self.waited.store(0, Ordering::Relaxed);
         if payload.len() > self.capacity {
             // The segment grows: make sure /dev/shm has room for it, or a write into it would
@@ -440,10 +606,8 @@ impl LocalPublisher {
         }
         match r {
             Ok(took) => {
-                if took > 0
-                    && let Err(e) = notify(&self.notifier)
-                {
-                    tracing::debug!(key = %self.key, error = ?e, "shared-memory notify failed");
+                if took > 0 {
+                    self.wake.notify();
                 }
                 took >= connected
             }
@@ -471,11 +635,6 @@ fn write_and_send(
     h.offset = 0;
     let s = s.write_from_slice(payload);
     s.send().map_err(|e| format!("{e:?}"))
-}
-
-#[inline(never)]
-fn notify(n: &Notifier<Ipc>) -> Result<usize, iceoryx2::port::notifier::NotifierNotifyError> {
-    n.notify()
 }
 
 /// A sample read in place from shared memory. Released back to the publisher when dropped.
@@ -523,25 +682,30 @@ fn set_realtime(key: &str) {
 const RT_PRIORITY: i32 = 10;
 
 /// Run a subscriber's shared-memory reader on its own thread: wait for the publisher's
-/// notification, hand every sample to `on_sample` (attachment, payload), until `stop` is set.
-/// `spin`: poll for that long before blocking (topics that trade a core for latency).
+/// notification, hand every sample to `on_sample` (attachment, payload), until the returned
+/// [`Reader`] is dropped. `spin`: poll for that long before blocking (topics that trade a core
+/// for latency).
 pub(crate) fn spawn_reader(
     key: &str,
-    (port, listener, keep): SubscriberPort,
+    SubscriberPort { port, wake, _svc }: SubscriberPort,
     spin: Duration,
     realtime: bool,
-    stop: Arc<AtomicBool>,
     on_sample: impl Fn(&[u8], crate::sample::Payload) + Send + 'static,
-) -> std::io::Result<std::thread::JoinHandle<()>> {
+) -> std::io::Result<Reader> {
     let name = format!("vbus-rx {key}");
     let key = key.to_owned();
-    std::thread::Builder::new().name(name.chars().take(15).collect()).spawn(move || {
-        let _keep = keep;
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = stop.clone();
+    let sleeper = wake.clone();
+    let thread = std::thread::Builder::new().name(name.chars().take(15).collect()).spawn(move || {
+        let _keep = _svc;
+        let stop = stopped;
         if realtime {
             set_realtime(&key);
         }
         let held = Arc::new(AtomicUsize::new(0));
         let mut reported = false;
+        let mut warned_missed = false;
         while !stop.load(Ordering::Relaxed) {
             let mut got = 0usize;
             loop {
@@ -596,10 +760,74 @@ pub(crate) fn spawn_reader(
                 }
                 continue;
             }
-            if let Err(e) = listener.timed_wait(|_| {}, IDLE_CHECK) {
-                tracing::warn!(key = %key, error = ?e, "shared-memory wait failed; reader stops");
-                return;
+            // Sleep in the kernel until a publisher's wake-up or the `Reader`'s stop.
+            let missed = sleeper.sleep(|| stop.load(Ordering::SeqCst) || port.has_samples().unwrap_or(true));
+            if missed && port.has_samples().unwrap_or(false) && !warned_missed {
+                // Cannot happen by the protocol (see `Wake`); said once if it does, and the
+                // sleep's bound keeps the topic going.
+                warned_missed = true;
+                tracing::warn!(key = %key, "shared-memory reader slept {WAKE_BOUND:?} with samples waiting (missed wake-up)");
             }
         }
-    })
+    })?;
+    Ok(Reader { stop, wake, _thread: thread })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two mappings of one table, as two processes have them.
+    fn pair(tag: u32) -> (Wake, Wake) {
+        // A tag of its own per test and process (a host tag is a hash: a clash is unlikely).
+        let tag = tag << 24 | std::process::id() & 0xff_ffff;
+        let a = Arc::new(WakeTable::open(tag).unwrap());
+        let b = Arc::new(WakeTable::open(tag).unwrap());
+        // The mappings stay; the file goes, so tests leave nothing in /dev/shm.
+        std::fs::remove_file(WakeTable::path(tag)).unwrap();
+        let slot = a.slot("t");
+        (Wake { table: a, slot }, Wake { table: b, slot })
+    }
+
+    #[test]
+    fn a_sleeper_is_woken_through_another_mapping_every_time() {
+        let (sleeper, publisher) = pair(0xa1);
+        let pending = Arc::new(AtomicU64::new(0));
+        let seen = pending.clone();
+        let rounds = 2_000u64;
+        let t = std::thread::spawn(move || {
+            let mut taken = 0;
+            let mut missed = 0;
+            while taken < rounds {
+                if seen.load(Ordering::SeqCst) > taken {
+                    taken += 1;
+                    continue;
+                }
+                if sleeper.sleep(|| seen.load(Ordering::SeqCst) > taken) {
+                    missed += 1;
+                }
+            }
+            missed
+        });
+        for _ in 0..rounds {
+            // The "sample" is in the queue before the wake-up, as a publisher's send is.
+            pending.fetch_add(1, Ordering::SeqCst);
+            publisher.notify();
+            if pending.load(Ordering::SeqCst).is_multiple_of(7) {
+                std::thread::yield_now();
+            }
+        }
+        // A lost wake-up shows as a sleep that ran into its bound.
+        assert_eq!(t.join().unwrap(), 0, "sleeps that ended by the bound, not by a wake-up");
+    }
+
+    #[test]
+    fn a_stale_sleeper_mark_costs_one_wake_then_clears() {
+        let (sleeper, publisher) = pair(0xa2);
+        // A reader marked its sleep, found work and left (or was killed asleep).
+        assert!(!sleeper.sleep(|| true));
+        assert_eq!(publisher.word().load(Ordering::SeqCst), 1);
+        publisher.notify();
+        assert_eq!(publisher.word().load(Ordering::SeqCst), 0);
+    }
 }

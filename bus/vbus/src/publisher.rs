@@ -215,14 +215,20 @@ impl Tx {
 
     /// Whether a subscriber matches, on zenoh or through shared memory.
     pub(crate) fn has_subscribers(&self) -> bool {
-        self.local.as_ref().is_some_and(LocalPublisher::has_subscribers) || matching(&self.zpub)
+        self.local.as_ref().is_some_and(|l| l.subscribers() > 0) || matching(&self.zpub)
     }
 
-    /// [`Tx::has_subscribers`], polled until true or `timeout`.
+    /// Polled until a subscriber matches or `timeout`. A same-host subscriber counts once its
+    /// `@local` token has reached this node, not as soon as its shared-memory port connects:
+    /// the tokens and zenoh subscriptions its node declared before it travel the same link
+    /// first, so the first sample also reaches that node's zenoh subscribers (and the directory
+    /// knows who needs zenoh).
     pub(crate) async fn wait_for_subscribers(&self, timeout: Duration) -> bool {
         let until = tokio::time::Instant::now() + timeout;
         loop {
-            if self.has_subscribers() {
+            if self.local.as_ref().is_some_and(|l| l.subscribers() > 0 && l.announced())
+                || matching(&self.zpub)
+            {
                 return true;
             }
             if tokio::time::Instant::now() >= until {
@@ -278,12 +284,15 @@ impl Tx {
         // The attachment of the zenoh copy, once computed (the flagged one when shared memory
         // took the sample: E2E's CRC covers the flag, and is computed once).
         let mut framed = None;
-        if let Some(local) = self.local.as_mut().filter(|l| l.has_subscribers()) {
+        let connected = self.local.as_ref().map_or(0, LocalPublisher::subscribers);
+        if connected > 0
+            && let Some(local) = self.local.as_mut()
+        {
             let mut local_header = header;
             local_header.flags |= wire::FLAG_LOCAL;
             local_header.host_tag = local.tag;
             let (att, len) = attachment(&local_header, self.qos.e2e, self.data_id, payload);
-            if local.deliver(&att[..len], payload) {
+            if local.deliver(connected, &att[..len], payload) {
                 header = local_header;
                 framed = Some((att, len));
                 to_zenoh = local.zenoh_needed();

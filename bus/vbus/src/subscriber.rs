@@ -8,7 +8,7 @@ use std::{
     pin::Pin,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, AtomicU64, Ordering::Relaxed},
+        atomic::{AtomicU64, Ordering::Relaxed},
     },
     task::{Context, Poll},
     time::{Duration, Instant},
@@ -108,7 +108,6 @@ impl<T: Message> SubscriberBuilder<'_, T> {
         });
         let reader = match local {
             Some((tag, port)) => {
-                let stop = Arc::new(AtomicBool::new(false));
                 let weak = Arc::downgrade(&ingress);
                 // The node's message size limit holds on this path too (zenoh's transport
                 // enforces it on links).
@@ -118,7 +117,6 @@ impl<T: Message> SubscriberBuilder<'_, T> {
                     port,
                     self.qos.spin.unwrap_or_default(),
                     self.qos.priority == crate::Priority::RealTime,
-                    stop.clone(),
                     move |att, payload| {
                         let Some(ing) = weak.upgrade() else { return };
                         if payload.bytes().len() as u64 > max {
@@ -139,7 +137,7 @@ impl<T: Message> SubscriberBuilder<'_, T> {
                     .declare_token(wire::local_token_key(node.domain(), tag, node.name(), T::TYPE_NAME, key))
                     .wait()
                     .map_err(Error::zenoh)?;
-                Some(Reader { stop, _thread: thread, _token: token })
+                Some(Reader { _thread: thread, _token: token })
             }
             None => None,
         };
@@ -170,7 +168,7 @@ impl<T: Message> SubscriberBuilder<'_, T> {
         let token = node.announce(false, T::TYPE_NAME, key)?;
         let deadline_task =
             self.qos.deadline.map(|d| node.runtime().spawn(deadline_monitor(Arc::downgrade(&ingress), d)));
-        Ok((Handle { ingress, _zsub: zsub, _token: token, deadline_task, reader }, ev_rx))
+        Ok((Handle { ingress, _zsub: zsub, _token: token, deadline_task, _reader: reader }, ev_rx))
     }
 }
 
@@ -181,13 +179,12 @@ struct Handle<T> {
     _zsub: zenoh::pubsub::Subscriber<()>,
     _token: zenoh::liveliness::LivelinessToken,
     deadline_task: Option<tokio::task::JoinHandle<()>>,
-    reader: Option<Reader>,
+    _reader: Option<Reader>,
 }
 
-/// A subscriber's shared-memory reader thread and the token that announces it.
+/// A subscriber's shared-memory reader thread (stopped on drop) and the token that announces it.
 struct Reader {
-    stop: Arc<AtomicBool>,
-    _thread: std::thread::JoinHandle<()>,
+    _thread: crate::local::Reader,
     _token: zenoh::liveliness::LivelinessToken,
 }
 
@@ -195,10 +192,6 @@ impl<T> Drop for Handle<T> {
     fn drop(&mut self) {
         if let Some(t) = &self.deadline_task {
             t.abort();
-        }
-        if let Some(r) = &self.reader {
-            // The thread sees it within its idle check and releases the port.
-            r.stop.store(true, Relaxed);
         }
     }
 }
