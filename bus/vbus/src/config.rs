@@ -94,9 +94,72 @@ impl Default for NodeConfig {
 }
 
 impl NodeConfig {
-    /// The default configuration with another name.
+    /// The default configuration with another name: the start of the builder, e.g.
+    /// `NodeConfig::named("ecu").domain("car1").listen(["tcp/127.0.0.1:0"]).connect([ep])`.
+    /// Nothing is checked until [`crate::Node::open`] (or [`NodeConfig::validate`]).
     pub fn named(name: &str) -> Self {
         Self { name: name.to_owned(), ..Self::default() }
+    }
+
+    /// Builder: the domain.
+    pub fn domain(mut self, domain: &str) -> Self {
+        self.domain = domain.to_owned();
+        self
+    }
+
+    /// Builder: the network role.
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Builder: listen endpoints (an empty list listens nowhere).
+    pub fn listen<S: Into<String>>(mut self, endpoints: impl IntoIterator<Item = S>) -> Self {
+        self.listen = Some(endpoints.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Builder: connect endpoints (an empty list connects nowhere).
+    pub fn connect<S: Into<String>>(mut self, endpoints: impl IntoIterator<Item = S>) -> Self {
+        self.connect = Some(endpoints.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Builder: TLS between nodes.
+    pub fn tls(mut self, tls: crate::security::TlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Builder: the access policy this node enforces.
+    pub fn access(mut self, policy: crate::security::AccessPolicy) -> Self {
+        self.access = Some(policy);
+        self
+    }
+
+    /// Builder: the same-host path on or off.
+    pub fn shared_memory(mut self, on: bool) -> Self {
+        self.shared_memory = on;
+        self
+    }
+
+    /// Builder: the late-join history query timeout.
+    pub fn history_timeout_ms(mut self, ms: u64) -> Self {
+        self.history_timeout_ms = ms;
+        self
+    }
+
+    /// Builder: the largest message this node accepts.
+    pub fn max_message_size(mut self, bytes: u64) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// Builder: one raw zenoh configuration value merged on top, at a key or `/` path (e.g.
+    /// `"transport/link/tx/batch_size"`), as in the `zenoh` field of the JSON5 file.
+    pub fn zenoh(mut self, key: &str, value: serde_json::Value) -> Self {
+        self.zenoh.insert(key.to_owned(), value);
+        self
     }
 
     /// Parse JSON5 text. Missing fields take the defaults of `DEFAULT_CONFIG.json5`.
@@ -274,6 +337,29 @@ mod tests {
         assert!(!c.multicast_scouting);
         assert_eq!(c.effective_listen(), vec!["tcp/127.0.0.1:0".to_string()]);
         c.to_zenoh().expect("default maps onto zenoh");
+    }
+
+    #[test]
+    fn the_builder_and_the_file_agree() {
+        let built = NodeConfig::named("ecu1")
+            .domain("car7")
+            .mode(Mode::Client)
+            .listen(Vec::<String>::new())
+            .connect(["tcp/127.0.0.1:7448"])
+            .shared_memory(false)
+            .history_timeout_ms(250)
+            .zenoh("transport/link/tx/batch_size", serde_json::json!(8192));
+        let parsed = NodeConfig::from_json5(
+            "{ name: 'ecu1', domain: 'car7', mode: 'client', listen: [], connect: ['tcp/127.0.0.1:7448'],
+               shared_memory: false, history_timeout_ms: 250,
+               zenoh: { 'transport/link/tx/batch_size': 8192 } }",
+        )
+        .unwrap();
+        assert_eq!(format!("{built:?}"), format!("{parsed:?}"));
+        built.validate().unwrap();
+        built.to_zenoh().unwrap();
+        let bad = NodeConfig::named("ecu1").connect(["127.0.0.1:7447"]).validate().unwrap_err().to_string();
+        assert!(bad.contains("<protocol>/<address>"), "{bad}");
     }
 
     #[test]
