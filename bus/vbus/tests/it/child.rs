@@ -3,67 +3,30 @@
 use std::time::Duration;
 
 use tokio::io::AsyncBufReadExt;
-use vbus::{Node, NodeConfig, wire};
+use vbus::{Node, wire};
+use vbus_test_support::{
+    child::{ChildEnv, forever},
+    wait_matched,
+};
 
 use crate::fixtures::*;
 
 #[test]
 fn child_process_entry() {
-    let Ok(role) = std::env::var("VBUS_CHILD_ROLE") else { return };
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let code = rt.block_on(async move {
-        match run(&role).await {
-            Ok(()) => 0,
-            Err(e) => {
-                println!("VBUS error {role}: {e}");
-                1
-            }
-        }
-    });
-    std::process::exit(code);
+    let Some(env) = ChildEnv::from_env() else { return };
+    env.run(run)
 }
 
-fn env(k: &str) -> String {
-    std::env::var(k).unwrap_or_default()
-}
-
-fn arg(i: usize) -> u64 {
-    env("VBUS_CHILD_ARGS").split_whitespace().nth(i).and_then(|a| a.parse().ok()).unwrap_or(0)
-}
-
-async fn wait_matched<T: vbus::Message>(p: &vbus::Publisher<T>) -> Result<(), String> {
-    for _ in 0..1000 {
-        if p.has_subscribers() {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    Err("no subscriber matched within 10 s".into())
-}
-
-async fn forever() -> Result<(), String> {
-    // Parents kill children; stdin closing (parent gone) also ends them.
-    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-    while let Ok(Some(_)) = lines.next_line().await {}
-    Ok(())
-}
-
-async fn run(role: &str) -> Result<(), String> {
-    let cfg = NodeConfig::from_json5(&format!(
-        "{{ name: '{}', domain: '{}', listen: ['tcp/127.0.0.1:0'], connect: ['{}'] }}",
-        env("VBUS_CHILD_NAME"),
-        env("VBUS_CHILD_DOMAIN"),
-        env("VBUS_CHILD_CONNECT")
-    ))
-    .map_err(|e| e.to_string())?;
-    let node = Node::open(cfg).await.map_err(|e| e.to_string())?;
+async fn run(env: ChildEnv) -> Result<(), String> {
+    let node = Node::open(env.config()).await.map_err(|e| e.to_string())?;
     println!("VBUS path {}", node.local_path());
     let e = |e: &dyn std::fmt::Display| e.to_string();
-    match role {
+    let arg = |i| env.arg(i);
+    match env.role.as_str() {
         "publisher" => {
             let (n, interval) = (arg(0) as u32, arg(1));
             let mut p = node.publisher(SPEED).create().map_err(|x| e(&x))?;
-            wait_matched(&p).await?;
+            wait_matched(&p).await;
             for i in 1..=n {
                 p.publish(&speed(i as f32 * 1.5, i, &format!("s{i}"))).map_err(|x| e(&x))?;
                 tokio::time::sleep(Duration::from_millis(interval)).await;
@@ -89,7 +52,7 @@ async fn run(role: &str) -> Result<(), String> {
         }
         "silent_publisher" => {
             let mut p = node.publisher(WATCHED).create().map_err(|x| e(&x))?;
-            wait_matched(&p).await?;
+            wait_matched(&p).await;
             for i in 1..=10 {
                 p.publish(&speed(1.0, i, "alive")).map_err(|x| e(&x))?;
                 tokio::time::sleep(Duration::from_millis(10)).await;
@@ -135,7 +98,7 @@ async fn run(role: &str) -> Result<(), String> {
         }
         "mismatch" => {
             let mut p = node.publisher(SPEED_V2).create().map_err(|x| e(&x))?;
-            wait_matched(&p).await?;
+            wait_matched(&p).await;
             for i in 1..=5 {
                 p.publish(&speed(3.0, i, "v2")).map_err(|x| e(&x))?;
             }
@@ -147,7 +110,7 @@ async fn run(role: &str) -> Result<(), String> {
             let key = wire::data_key(node.domain(), SPEED.key());
             let raw = node.session().declare_publisher(key).wait().map_err(|x| e(&x))?;
             let mut p = node.publisher(SPEED).create().map_err(|x| e(&x))?;
-            wait_matched(&p).await?;
+            wait_matched(&p).await;
             let mut fbb = vbus::flatbuffers::FlatBufferBuilder::new();
             let root = build_speed(&mut fbb, 9.0, 9, "a label long enough to be cut");
             fbb.finish_minimal(root);
@@ -180,7 +143,7 @@ async fn run(role: &str) -> Result<(), String> {
         "flood_drop" => {
             let n = arg(0) as u32;
             let mut p = node.publisher(SLOW_DROP).create().map_err(|x| e(&x))?;
-            wait_matched(&p).await?;
+            wait_matched(&p).await;
             for i in 1..=n {
                 p.publish(&speed(i as f32, i, "flood")).map_err(|x| e(&x))?;
             }
@@ -190,7 +153,7 @@ async fn run(role: &str) -> Result<(), String> {
         "flood_block" => {
             let (n, size) = (arg(0) as u32, arg(1) as usize);
             let mut p = node.publisher(SLOW_BLOCK).create().map_err(|x| e(&x))?;
-            wait_matched(&p).await?;
+            wait_matched(&p).await;
             let label = "x".repeat(size);
             for i in 1..=n {
                 p.publish(&speed(i as f32, i, &label)).map_err(|x| e(&x))?;
@@ -208,7 +171,7 @@ async fn run(role: &str) -> Result<(), String> {
             // Floods as fast as it can: big samples on a Drop topic, for `seconds`.
             let seconds = arg(0);
             let mut p = node.publisher(SLOW_DROP).create().map_err(|x| e(&x))?;
-            wait_matched(&p).await?;
+            wait_matched(&p).await;
             let label = "h".repeat(256 * 1024);
             let until = std::time::Instant::now() + Duration::from_secs(seconds);
             let mut i = 0u32;

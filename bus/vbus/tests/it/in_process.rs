@@ -6,17 +6,15 @@ use vbus::{Congestion, Node, NodeConfig, QoS, Topic, wire, zenoh::Wait};
 
 use crate::{fixtures::*, harness::*};
 
+/// Node `b`: listens nowhere, connects to `ep`.
+fn b_config(domain: &str, ep: &str) -> NodeConfig {
+    NodeConfig::named("b").domain(domain).listen(Vec::<String>::new()).connect([ep])
+}
+
 async fn two_nodes(tag: &str) -> (Node, Node) {
     let domain = unique_domain(tag);
     let (a, ep) = parent_node("a", &domain).await;
-    let b = Node::open(
-        NodeConfig::from_json5(&format!(
-            "{{ name: 'b', domain: '{domain}', listen: [], connect: ['{ep}'] }}"
-        ))
-        .unwrap(),
-    )
-    .await
-    .unwrap();
+    let b = Node::open(b_config(&domain, &ep)).await.unwrap();
     (a, b)
 }
 
@@ -131,22 +129,10 @@ async fn publish_bytes_refuses_invalid_flatbuffers() {
 async fn clients_talk_through_a_router_node() {
     watchdog(async {
         let domain = unique_domain("router");
-        let router = Node::open(
-            NodeConfig::from_json5(&format!(
-                "{{ name: 'gw', domain: '{domain}', mode: 'router', listen: ['tcp/127.0.0.1:0'] }}"
-            ))
-            .unwrap(),
-        )
-        .await
-        .unwrap();
+        let (router, ep) = vbus_test_support::router_node("gw", &domain).await;
         assert_eq!(router.mode(), vbus::Mode::Router);
-        let ep = router.locators().into_iter().find(|l| l.starts_with("tcp/127.0.0.1:")).unwrap();
-        let client = |name: &str| {
-            NodeConfig::from_json5(&format!(
-                "{{ name: '{name}', domain: '{domain}', mode: 'client', connect: ['{ep}'] }}"
-            ))
-            .unwrap()
-        };
+        let client =
+            |name: &str| NodeConfig::named(name).domain(&domain).mode(vbus::Mode::Client).connect([&ep]);
         let a = Node::open(client("ecu-a")).await.unwrap();
         let b = Node::open(client("ecu-b")).await.unwrap();
         let sub = b.subscriber(SPEED).create().await.unwrap();
@@ -297,10 +283,7 @@ async fn oversized_messages_are_dropped_by_the_receiver() {
     watchdog(async {
         let domain = unique_domain("oversize");
         let (a, ep) = parent_node("a", &domain).await;
-        let small = NodeConfig::from_json5(&format!(
-            "{{ name: 'b', domain: '{domain}', listen: [], connect: ['{ep}'], max_message_size: 1048576 }}"
-        ))
-        .unwrap();
+        let small = b_config(&domain, &ep).max_message_size(1048576);
         let b = Node::open(small).await.unwrap();
         let sub = b.subscriber(SPEED).create().await.unwrap();
         let mut p = a.publisher(SPEED).create().unwrap();
@@ -366,10 +349,11 @@ async fn local_subscribers_cost_no_zenoh_put_and_mixed_subscribers_get_each_samp
         let domain = a.domain().to_owned();
         let ep = a.locators().into_iter().find(|l| l.starts_with("tcp/127.0.0.1:")).unwrap();
         let remote = Node::open(
-            NodeConfig::from_json5(&format!(
-                "{{ name: 'c', domain: '{domain}', listen: [], connect: ['{ep}'], shared_memory: false }}"
-            ))
-            .unwrap(),
+            NodeConfig::named("c")
+                .domain(&domain)
+                .listen(Vec::<String>::new())
+                .connect([&ep])
+                .shared_memory(false),
         )
         .await
         .unwrap();

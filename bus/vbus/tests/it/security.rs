@@ -2,7 +2,12 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use vbus::{Node, NodeConfig, PublishError, QoS, Topic, wire, zenoh::Wait};
+use vbus::{
+    Mode, Node, NodeConfig, PublishError, QoS, Topic,
+    security::{AccessPolicy, TlsConfig},
+    wire,
+    zenoh::Wait,
+};
 
 use crate::{fixtures::*, harness::*};
 
@@ -21,15 +26,26 @@ fn certs() -> PathBuf {
     dir
 }
 
-const POLICY: &str = r#"access: { nodes: ["gateway", "chassis", "infotainment", "monitor"],
-                                  topics: [ { key: "chassis/**", publishers: ["chassis"] } ] }"#;
+fn policy() -> AccessPolicy {
+    AccessPolicy::from_publishers(
+        &["gateway", "chassis", "infotainment", "monitor"],
+        &[("chassis/**", &["chassis"])],
+    )
+}
 
-fn config(dir: &std::path::Path, name: &str, domain: &str, extra: &str) -> NodeConfig {
-    let d = dir.display();
-    NodeConfig::from_json5(&format!(
-        "{{ name: '{name}', domain: '{domain}', tls: {{ ca: '{d}/ca.pem', cert: '{d}/{name}.pem', key: '{d}/{name}.key' }}, {extra} }}"
-    ))
-    .unwrap()
+/// Mutual TLS with `name`'s certificate from `dir`.
+fn tls(dir: &std::path::Path, name: Option<&str>) -> TlsConfig {
+    let file = |f: String| dir.join(f).to_str().expect("utf-8 path").to_owned();
+    TlsConfig {
+        ca: file("ca.pem".into()),
+        cert: name.map(|n| file(format!("{n}.pem"))),
+        key: name.map(|n| file(format!("{n}.key"))),
+        mutual: true,
+    }
+}
+
+fn config(dir: &std::path::Path, name: &str, domain: &str) -> NodeConfig {
+    NodeConfig::named(name).domain(domain).tls(tls(dir, Some(name)))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -37,20 +53,21 @@ async fn mtls_router_keeps_out_strangers_and_enforces_publish_rights() {
     watchdog(async {
         let dir = certs();
         let domain = unique_domain("sec");
-        let router = Node::open(config(&dir, "gateway", &domain, &format!("mode: 'router', listen: ['tls/127.0.0.1:0'], {POLICY}")))
-            .await
-            .unwrap();
-        let ep = router.locators().into_iter().find(|l| l.starts_with("tls/127.0.0.1:")).expect("tls locator");
+        let router = Node::open(
+            config(&dir, "gateway", &domain).mode(Mode::Router).listen(["tls/127.0.0.1:0"]).access(policy()),
+        )
+        .await
+        .unwrap();
+        let ep =
+            router.locators().into_iter().find(|l| l.starts_with("tls/127.0.0.1:")).expect("tls locator");
         let client = |name: &str, policy: bool| {
-            config(&dir, name, &domain, &format!("mode: 'client', connect: ['{ep}'], {}", if policy { POLICY } else { "" }))
+            let c = config(&dir, name, &domain).mode(Mode::Client).connect([&ep]);
+            if policy { c.access(self::policy()) } else { c }
         };
 
         // No certificate at all (and not trusting the CA): the TLS handshake fails.
-        let d = dir.display();
-        let no_cert = NodeConfig::from_json5(&format!(
-            "{{ name: 'anon', domain: '{domain}', mode: 'client', connect: ['{ep}'], tls: {{ ca: '{d}/ca.pem' }} }}"
-        ))
-        .unwrap();
+        let no_cert =
+            NodeConfig::named("anon").domain(&domain).mode(Mode::Client).connect([&ep]).tls(tls(&dir, None));
         let refused = Node::open(no_cert).await;
         assert!(refused.is_err(), "a node without a certificate joined");
 
@@ -66,8 +83,10 @@ async fn mtls_router_keeps_out_strangers_and_enforces_publish_rights() {
         // A process of this host outside the secured bus (no certificate, no policy: it may use
         // shared memory). Secured nodes never write shared memory, so it gets nothing that way.
         let rogue = Node::open(
-            NodeConfig::from_json5(&format!("{{ name: 'rogue', domain: '{domain}', listen: [], connect: [] }}"))
-                .unwrap(),
+            NodeConfig::named("rogue")
+                .domain(&domain)
+                .listen(Vec::<String>::new())
+                .connect(Vec::<String>::new()),
         )
         .await
         .unwrap();
