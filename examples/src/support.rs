@@ -40,20 +40,16 @@ pub async fn two_nodes(tag: &str, a: &str, b: &str) -> Result<(Node, Node)> {
 
 /// A peer `name` in the domain `ex-<tag>-<pid>` listening on an ephemeral loopback port.
 pub async fn listening_node(tag: &str, name: &str) -> Result<Node> {
-    Ok(Node::open(NodeConfig::from_json5(&format!(
-        "{{ name: '{name}', domain: '{}', listen: ['tcp/127.0.0.1:0'], connect: [] }}",
-        domain(tag)
-    ))?)
+    Ok(Node::open(
+        NodeConfig::named(name).domain(&domain(tag)).listen(["tcp/127.0.0.1:0"]).connect([] as [&str; 0]),
+    )
     .await?)
 }
 
 /// A peer `name` in the domain `ex-<tag>-<pid>` connected to `endpoint`, listening nowhere.
 pub async fn node_connected_to(tag: &str, name: &str, endpoint: &str) -> Result<Node> {
-    Ok(Node::open(NodeConfig::from_json5(&format!(
-        "{{ name: '{name}', domain: '{}', listen: [], connect: ['{endpoint}'] }}",
-        domain(tag)
-    ))?)
-    .await?)
+    Ok(Node::open(NodeConfig::named(name).domain(&domain(tag)).listen([] as [&str; 0]).connect([endpoint]))
+        .await?)
 }
 
 /// The domain of an example: unique to the process, so parallel runs cannot meet.

@@ -200,10 +200,7 @@ async fn run(compression: &'static str, dir: &Path) -> Row {
     let gate_port = gate(port, open_rx).await;
     let cloud = cloud(port, &domain).await;
     let node = Node::open(
-        NodeConfig::from_json5(&format!(
-            "{{ name: 'bench', domain: '{domain}', listen: ['tcp/127.0.0.1:0'], connect: [] }}"
-        ))
-        .unwrap(),
+        NodeConfig::named("bench").domain(&domain).listen(["tcp/127.0.0.1:0"]).connect([] as [&str; 0]),
     )
     .await
     .unwrap();

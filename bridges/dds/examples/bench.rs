@@ -73,19 +73,13 @@ async fn main() {
     // Bridged.
     let domain = format!("bench{}", std::process::id());
     let app = Node::open(
-        NodeConfig::from_json5(&format!(
-            "{{ name: 'app', domain: '{domain}', listen: ['tcp/127.0.0.1:0'], connect: [] }}"
-        ))
-        .unwrap(),
+        NodeConfig::named("app").domain(&domain).listen(["tcp/127.0.0.1:0"]).connect([] as [&str; 0]),
     )
     .await
     .unwrap();
     let ep = app.locators().into_iter().find(|l| l.starts_with("tcp/127.0.0.1:")).unwrap();
     let bnode = Node::open(
-        NodeConfig::from_json5(&format!(
-            "{{ name: 'dds-bridge', domain: '{domain}', listen: [], connect: ['{ep}'] }}"
-        ))
-        .unwrap(),
+        NodeConfig::named("dds-bridge").domain(&domain).listen([] as [&str; 0]).connect([ep.as_str()]),
     )
     .await
     .unwrap();

@@ -48,18 +48,14 @@ impl Net {
     /// A vbus node configuration named `name` in the benchmark domain.
     pub fn vbus(&self, name: &str) -> Result<vbus::NodeConfig, String> {
         let (listen, connect) = self.endpoints()?;
-        let mut cfg = vbus::NodeConfig::from_json5(&format!(
-            "{{ name: '{name}', domain: '{}', mode: 'peer', multicast_scouting: false }}",
-            crate::payload::DOMAIN
-        ))
-        .map_err(|e| e.to_string())?;
-        cfg.listen = Some(listen);
-        cfg.connect = Some(connect);
-        cfg.shared_memory = !self.zenoh_only;
-        for (k, v) in &self.zset {
-            cfg.zenoh.insert(k.clone(), v.clone());
-        }
-        Ok(cfg)
+        let cfg = vbus::NodeConfig::named(name)
+            .domain(crate::payload::DOMAIN)
+            .mode(vbus::Mode::Peer)
+            .multicast_scouting(false)
+            .listen(listen)
+            .connect(connect)
+            .shared_memory(!self.zenoh_only);
+        Ok(self.zset.iter().fold(cfg, |cfg, (k, v)| cfg.zenoh(k, v.clone())))
     }
 
     /// A raw zenoh configuration: zenoh's defaults, peer mode, the same endpoints, multicast

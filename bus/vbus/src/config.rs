@@ -137,6 +137,13 @@ impl NodeConfig {
         self
     }
 
+    /// Builder: UDP multicast scouting on or off (off by default: vbus finds peers through
+    /// explicit endpoints).
+    pub fn multicast_scouting(mut self, on: bool) -> Self {
+        self.multicast_scouting = on;
+        self
+    }
+
     /// Builder: the same-host path on or off.
     pub fn shared_memory(mut self, on: bool) -> Self {
         self.shared_memory = on;

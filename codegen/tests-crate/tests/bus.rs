@@ -20,22 +20,14 @@ pub async fn two_nodes(tag: &str) -> (Node, Node) {
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let domain = format!("cg{}-{tag}-{n}", std::process::id());
     let a = Node::open(
-        NodeConfig::from_json5(&format!(
-            "{{ name: 'a', domain: '{domain}', listen: ['tcp/127.0.0.1:0'], connect: [] }}"
-        ))
-        .unwrap(),
+        NodeConfig::named("a").domain(&domain).listen(["tcp/127.0.0.1:0"]).connect([] as [&str; 0]),
     )
     .await
     .unwrap();
     let ep = a.locators().into_iter().find(|l| l.starts_with("tcp/127.0.0.1:")).expect("loopback locator");
-    let b = Node::open(
-        NodeConfig::from_json5(&format!(
-            "{{ name: 'b', domain: '{domain}', listen: [], connect: ['{ep}'] }}"
-        ))
-        .unwrap(),
-    )
-    .await
-    .unwrap();
+    let b = Node::open(NodeConfig::named("b").domain(&domain).listen([] as [&str; 0]).connect([ep.as_str()]))
+        .await
+        .unwrap();
     (a, b)
 }
 

@@ -10,10 +10,7 @@ use vbus_dbc::{Database, RangeCheck, Value, fbs};
 use crate::{WATCHDOG, expected, temp_dir, testdata};
 
 async fn parent(domain: &str) -> (Node, String) {
-    let cfg = NodeConfig::from_json5(&format!(
-        "{{ name: 'test', domain: '{domain}', listen: ['tcp/127.0.0.1:0'], connect: [] }}"
-    ))
-    .unwrap();
+    let cfg = NodeConfig::named("test").domain(domain).listen(["tcp/127.0.0.1:0"]).connect([] as [&str; 0]);
     let node = Node::open(cfg).await.unwrap();
     let ep = node.locators().into_iter().find(|l| l.starts_with("tcp/127.0.0.1:")).unwrap();
     (node, ep)
