@@ -3,11 +3,12 @@
 use std::time::Duration;
 
 use tokio::io::AsyncBufReadExt;
-use vbus::{Node, NodeConfig};
+use vbus::Node;
 use vbus_examples::{
     demo::vehicle::{BatteryStateT, DriveMode, DriveModeStateT, SetDriveModeReplyT, VehicleSpeedT},
     services, topics,
 };
+use vbus_test_support::child::ChildEnv;
 
 /// The speed the chassis publishes with sequence number `seq` (tests check decoded values).
 pub fn speed_of(seq: u64) -> VehicleSpeedT {
@@ -16,36 +17,15 @@ pub fn speed_of(seq: u64) -> VehicleSpeedT {
 
 #[test]
 fn child_process_entry() {
-    let Ok(role) = std::env::var("VBUS_CLI_CHILD_ROLE") else { return };
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let code = rt.block_on(async move {
-        match run(&role).await {
-            Ok(()) => 0,
-            Err(e) => {
-                println!("VBUS error {role}: {e}");
-                1
-            }
-        }
-    });
-    std::process::exit(code);
+    let Some(env) = ChildEnv::from_env() else { return };
+    env.run(run)
 }
 
-fn env(k: &str) -> String {
-    std::env::var(k).unwrap_or_default()
-}
-
-async fn run(role: &str) -> Result<(), String> {
-    let cfg = NodeConfig::from_json5(&format!(
-        "{{ name: '{}', domain: '{}', listen: ['tcp/127.0.0.1:0'], connect: ['{}'] }}",
-        env("VBUS_CLI_CHILD_NAME"),
-        env("VBUS_CLI_CHILD_DOMAIN"),
-        env("VBUS_CLI_CHILD_CONNECT")
-    ))
-    .map_err(|e| e.to_string())?;
-    let node = Node::open(cfg).await.map_err(|e| e.to_string())?;
+async fn run(env: ChildEnv) -> Result<(), String> {
+    let node = Node::open(env.config()).await.map_err(|e| e.to_string())?;
     let e = |e: &dyn std::fmt::Display| e.to_string();
     let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-    match role {
+    match env.role.as_str() {
         // The demo's chassis ECU: speed at 50 Hz, battery at 10 Hz, the drive-mode field and
         // the set-drive-mode service.
         "chassis" => {

@@ -1,26 +1,15 @@
 //! Routers, helper processes and `vbus` invocations for the tests.
 
-use std::{
-    process::{Output, Stdio},
-    time::Duration,
-};
+use std::process::{Output, Stdio};
 
 use tokio::{
     io::{AsyncBufReadExt, BufReader, Lines},
-    process::{ChildStdin, ChildStdout, Command},
+    process::{ChildStdout, Command},
 };
-use vbus::{Node, NodeConfig};
+use vbus::Node;
 
-/// Longest a test waits for any one thing (a watchdog, not a speed assertion).
-pub const WATCHDOG: Duration = Duration::from_secs(60);
-
-static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-
-/// A domain name unique to this test process and call.
-pub fn unique_domain(tag: &str) -> String {
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("cli{}-{tag}-{n}", std::process::id())
-}
+use vbus_test_support::child::{self, ChildEnv};
+pub use vbus_test_support::{WATCHDOG, child::Child, eventually, unique_domain};
 
 /// A router on an ephemeral loopback port, and a fresh domain.
 pub struct Bus {
@@ -32,16 +21,7 @@ pub struct Bus {
 impl Bus {
     pub async fn new(tag: &str) -> Self {
         let domain = unique_domain(tag);
-        let cfg = NodeConfig::from_json5(&format!(
-            "{{ name: 'router', domain: '{domain}', mode: 'router', listen: ['tcp/127.0.0.1:0'], connect: [] }}"
-        ))
-        .unwrap();
-        let router = Node::open(cfg).await.expect("open router");
-        let endpoint = router
-            .locators()
-            .into_iter()
-            .find(|l| l.starts_with("tcp/127.0.0.1:"))
-            .expect("loopback locator");
+        let (router, endpoint) = vbus_test_support::router_node("router", &domain).await;
         Self { router, endpoint, domain }
     }
 
@@ -51,17 +31,18 @@ impl Bus {
     }
 
     pub async fn peer_in(&self, name: &str, domain: &str) -> Node {
-        let cfg = NodeConfig::from_json5(&format!(
-            "{{ name: '{name}', domain: '{domain}', listen: ['tcp/127.0.0.1:0'], connect: ['{}'] }}",
-            self.endpoint
-        ))
-        .unwrap();
-        Node::open(cfg).await.expect("open peer")
+        vbus_test_support::peer_of(name, domain, &self.endpoint).await
     }
 
     /// A helper node in another process (`child.rs`), once it printed `VBUS ready`.
     pub async fn child(&self, role: &str, name: &str) -> Child {
-        let mut c = spawn_child(role, name, &self.domain, &self.endpoint);
+        let mut c = child::spawn(&ChildEnv {
+            role: role.into(),
+            name: name.into(),
+            domain: self.domain.clone(),
+            connect: self.endpoint.clone(),
+            args: vec![],
+        });
         c.expect("ready").await;
         c
     }
@@ -184,71 +165,6 @@ pub fn signal(child: &tokio::process::Child, sig: &str) {
     assert!(ok.success(), "kill {sig} {pid}");
 }
 
-/// A helper node process.
-pub struct Child {
-    _process: tokio::process::Child,
-    lines: Lines<BufReader<ChildStdout>>,
-    _stdin: ChildStdin,
-    role: String,
-}
-
-pub fn spawn_child(role: &str, name: &str, domain: &str, connect: &str) -> Child {
-    let mut process = Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--exact", "child::child_process_entry", "--nocapture", "--test-threads=1", "-q"])
-        .env("VBUS_CLI_CHILD_ROLE", role)
-        .env("VBUS_CLI_CHILD_NAME", name)
-        .env("VBUS_CLI_CHILD_DOMAIN", domain)
-        .env("VBUS_CLI_CHILD_CONNECT", connect)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn helper process");
-    let lines = BufReader::new(process.stdout.take().expect("stdout")).lines();
-    let stdin = process.stdin.take().expect("stdin");
-    Child { _process: process, lines, _stdin: stdin, role: role.to_owned() }
-}
-
-impl Child {
-    /// Wait for the helper's next `VBUS <word> ...` line; return the rest.
-    pub async fn expect(&mut self, word: &str) -> String {
-        let role = self.role.clone();
-        let fut = async {
-            loop {
-                let line = self.lines.next_line().await.expect("read helper stdout");
-                let Some(line) = line else { panic!("helper `{role}` exited before `VBUS {word}`") };
-                if let Some(rest) = line.strip_prefix("VBUS ") {
-                    let (w, rest) = rest.split_once(' ').unwrap_or((rest, ""));
-                    if w == word {
-                        return rest.to_owned();
-                    }
-                    assert_ne!(w, "error", "helper `{role}` failed: {rest}");
-                }
-            }
-        };
-        tokio::time::timeout(WATCHDOG, fut)
-            .await
-            .unwrap_or_else(|_| panic!("helper `{role}`: no `VBUS {word}` in time"))
-    }
-}
-
-/// Poll `f` until it returns `Some`, under the watchdog.
-pub async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let fut = async {
-        loop {
-            if let Some(v) = f().await {
-                return v;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
-    tokio::time::timeout(WATCHDOG, fut).await.unwrap_or_else(|_| panic!("{what}: not within the watchdog"))
-}
-
 /// Wait until `node` sees the endpoints of `name` announced (discovery has converged).
 pub async fn announced(node: &Node, name: &str, key: &str) {
     eventually(&format!("{name} announcing {key}"), || async {
@@ -263,8 +179,7 @@ pub fn vehicle_bfbs() -> String {
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("vbus-cli-vehicle-{}.bfbs", std::process::id()));
     if !path.exists() {
-        let tmp =
-            path.with_extension(format!("tmp{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
+        let tmp = path.with_extension(unique_domain("tmp"));
         std::fs::write(&tmp, vbus_examples::SCHEMA_BFBS).unwrap();
         std::fs::rename(&tmp, &path).unwrap();
     }
