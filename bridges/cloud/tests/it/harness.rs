@@ -6,82 +6,21 @@ use std::{
     net::TcpListener,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    sync::{
-        Arc,
-        atomic::{AtomicU32, Ordering},
-    },
+    sync::Arc,
     time::Duration,
 };
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::watch;
-use vbus::{Node, NodeConfig};
+use vbus::Node;
 use vbus_cloud::{
     Stats,
     format::{Batch, CloudSample, Reply, decode_batch},
 };
 
-/// Longest a test waits for any one thing before failing (a watchdog, not a speed assertion).
-pub const WATCHDOG: Duration = Duration::from_secs(60);
-
-/// Run a test body under the watchdog.
-pub async fn watchdog<F: std::future::Future<Output = ()>>(f: F) {
-    tokio::time::timeout(WATCHDOG * 3, f).await.expect("test exceeded its watchdog");
-}
-
-/// Poll `cond` every 20 ms until it holds; panics with `what` after [`WATCHDOG`].
-pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let fut = async {
-        while !cond() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    };
-    tokio::time::timeout(WATCHDOG, fut).await.unwrap_or_else(|_| panic!("timed out waiting for: {what}"));
-}
-
-static NEXT: AtomicU32 = AtomicU32::new(0);
-
-fn unique(tag: &str) -> String {
-    format!("t{}-{tag}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
-}
-
-/// A domain (and vehicle id) unique to this test process and call.
-pub fn unique_domain(tag: &str) -> String {
-    unique(tag)
-}
-
-/// A directory removed when dropped.
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("vbus-cloud-{}", unique(tag)));
-        std::fs::create_dir_all(&p).expect("create temp dir");
-        Self(p)
-    }
-    pub fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A peer node listening on an ephemeral loopback port and connecting nowhere. Returns the node
-/// and the endpoint others connect to.
-pub async fn parent_node(name: &str, domain: &str) -> (Node, String) {
-    let cfg = NodeConfig::from_json5(&format!(
-        "{{ name: '{name}', domain: '{domain}', listen: ['tcp/127.0.0.1:0'], connect: [] }}"
-    ))
-    .expect("test config");
-    let node = Node::open(cfg).await.expect("open parent node");
-    let endpoint =
-        node.locators().into_iter().find(|l| l.starts_with("tcp/127.0.0.1:")).expect("a loopback locator");
-    (node, endpoint)
-}
+pub use vbus_test_support::{
+    TempDir, WATCHDOG, peer_node as parent_node, unique_domain, wait_matched, wait_until, watchdog,
+};
 
 /// A free loopback TCP port (bound then released: the usual small race, fine on a test machine).
 pub fn free_port() -> u16 {
@@ -174,17 +113,17 @@ impl Drop for Mosquitto {
     }
 }
 
+/// [`wait_until`] for an async condition.
 pub async fn wait_until_async<F, Fut>(what: &str, mut cond: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let fut = async {
-        while !cond().await {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    };
-    tokio::time::timeout(WATCHDOG, fut).await.unwrap_or_else(|_| panic!("timed out waiting for: {what}"));
+    vbus_test_support::eventually(what, || {
+        let c = cond();
+        async move { c.await.then_some(()) }
+    })
+    .await
 }
 
 /// A TCP gate in front of the broker, for the bridge only. Closed, it refuses connections (the
@@ -285,7 +224,7 @@ pub struct Cloud {
 impl Cloud {
     pub async fn connect(port: u16, vehicle: &str) -> Self {
         let prefix = "vbus".to_string();
-        let mut o = MqttOptions::new(unique("cloud"), "127.0.0.1", port);
+        let mut o = MqttOptions::new(unique_domain("cloud"), "127.0.0.1", port);
         o.set_max_packet_size(256 << 20, 1 << 20);
         o.set_keep_alive(Duration::from_secs(5));
         let (client, mut eventloop) = AsyncClient::new(o, 64);
@@ -424,9 +363,4 @@ fn merge(base: &mut serde_json::Value, extra: serde_json::Value) {
         }
         (slot, v) => *slot = v,
     }
-}
-
-/// Wait until `publisher` sees a subscriber (the bridge's), so nothing is published into the void.
-pub async fn wait_matched<T: vbus::Message>(p: &vbus::Publisher<T>) {
-    wait_until("the bridge subscribes", || p.has_subscribers()).await;
 }

@@ -4,36 +4,20 @@
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use vbus::{Node, NodeConfig};
 use vbus_dds::bridge::{Bridge, BridgeConfig, Direction, LOOPBACK_CONFIG, TopicConfig};
 use vbus_dds::demo::demo::dds::{Gear, StatusT, Vec3T};
 
-/// Longest a test waits for any one thing (a watchdog, not a speed assertion).
-pub const WAIT: Duration = Duration::from_secs(30);
-
-static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+pub use vbus_test_support::WATCHDOG as WAIT;
 
 /// A vbus peer node `a` on an ephemeral loopback port and a bridge node `b` connected to it, in
 /// a vbus domain of their own.
 pub async fn two_nodes(tag: &str) -> (Node, Node) {
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let domain = format!("dds{}-{tag}-{n}", std::process::id());
-    let a = Node::open(
-        NodeConfig::from_json5(&format!(
-            "{{ name: 'app', domain: '{domain}', listen: ['tcp/127.0.0.1:0'], connect: [] }}"
-        ))
-        .unwrap(),
-    )
-    .await
-    .unwrap();
-    let ep = a.locators().into_iter().find(|l| l.starts_with("tcp/127.0.0.1:")).expect("loopback locator");
+    let domain = vbus_test_support::unique_domain(&format!("dds-{tag}"));
+    let (a, ep) = vbus_test_support::peer_node("app", &domain).await;
     let b = Node::open(
-        NodeConfig::from_json5(&format!(
-            "{{ name: 'dds-bridge', domain: '{domain}', listen: [], connect: ['{ep}'] }}"
-        ))
-        .unwrap(),
+        NodeConfig::named("dds-bridge").domain(&domain).listen(Vec::<String>::new()).connect([ep]),
     )
     .await
     .unwrap();
