@@ -151,7 +151,7 @@ pub fn field(line: &str, key: &str) -> u64 {
 ///
 /// A child is the test binary itself, re-executed to run only its `child::child_process_entry`
 /// test (one binary per crate, real separate processes, no extra link step). The parent passes
-/// the role through `VBUS_CHILD_*` variables ([`ChildEnv`]); the child prints `VBUS <word> ...`
+/// the role through `VBUS_CHILD_*` variables ([`child::ChildEnv`]); the child prints `VBUS <word> ...`
 /// lines on stdout (`VBUS error <message>` when it fails) and reads commands on stdin, and ends
 /// when stdin closes.
 pub mod child {
