@@ -98,6 +98,14 @@ pub async fn run(ctx: &Ctx, a: ReplayArgs) -> Result<()> {
             t1 = t1.max(m.log_time);
         }
     }
+    // A recorder killed between two chunks leaves whole records and no summary: as cut short
+    // as one killed mid-chunk, though every record reads.
+    if readable && !bytes.ends_with(mcap::MAGIC) {
+        eprintln!(
+            "warning: {} is cut short after {total} messages (no summary and end magic: the recorder did not finish); replaying what is readable",
+            a.file.display()
+        );
+    }
     let topics = channels.values().filter(|c| c.is_some()).count();
     if total == 0 {
         return Err(Failure::new(format!(
