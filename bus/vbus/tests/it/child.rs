@@ -100,7 +100,7 @@ async fn run(env: ChildEnv) -> Result<(), String> {
             let mut p = node.publisher(SPEED_V2).create().map_err(|x| e(&x))?;
             wait_matched(&p).await;
             for i in 1..=5 {
-                p.publish(&speed(3.0, i, "v2")).map_err(|x| e(&x))?;
+                p.publish(&speed_v2(3.0, i, "v2")).map_err(|x| e(&x))?;
             }
             println!("VBUS done sent={}", p.stats().sent);
             forever().await
