@@ -3,7 +3,7 @@
 
 use vbus_cloud::fields::{FieldError, Schema};
 
-use crate::fixtures::{SPEED_BFBS, SPEED_SAMPLE_BIN, SpeedT, speed_bytes};
+use crate::fixtures::{SPEED_BFBS, SPEED_SAMPLE_BIN, speed_bytes, speed_engine};
 
 fn read(path: &str, payload: &[u8]) -> Result<f64, FieldError> {
     Schema::parse(SPEED_BFBS).unwrap().resolve("test.Speed", path).unwrap().read(payload)
@@ -30,10 +30,10 @@ fn reads_scalars_nested_tables_structs_and_defaults_from_a_flatc_payload() {
 
 #[test]
 fn reads_payloads_of_the_rust_builder() {
-    let with = speed_bytes(&SpeedT { kph: 131.25, count: 7, label: "x".into(), engine: Some((900, 95)) });
+    let with = speed_bytes(&speed_engine(131.25, 7, "x", Some((900, 95))));
     assert_eq!(read("kph", &with).unwrap(), 131.25);
     assert_eq!(read("engine.temp", &with).unwrap(), 95.0);
-    let without = speed_bytes(&SpeedT { kph: 0.0, count: 0, label: String::new(), engine: None });
+    let without = speed_bytes(&speed_engine(0.0, 0, "", None));
     assert_eq!(read("kph", &without).unwrap(), 0.0);
     assert_eq!(read("engine.temp", &without), Err(FieldError::Absent("engine".into())));
 }

@@ -6,7 +6,7 @@ use vbus::Topic;
 use vbus_cloud::{Bridge, format::decode_batch};
 
 use crate::{
-    fixtures::{SPEED, Speed, SpeedT, speed},
+    fixtures::{SPEED, Speed, speed, speed_engine},
     harness::{TempDir, config, parent_node, unique_domain, wait_matched, wait_until, watchdog},
 };
 
@@ -43,7 +43,7 @@ async fn on_change_window_and_periodic_rules_select_by_field_values() {
         // on_change: temps 20 21 25 26 30 29 -> 20 (first), 25 (+5), 30 (+5).
         for (i, t) in [20, 21, 25, 26, 30, 29].into_iter().enumerate() {
             engine
-                .publish(&SpeedT { kph: 0.0, count: i as u32 + 1, label: "e".into(), engine: Some((800, t)) })
+                .publish(&speed_engine(0.0, i as u32 + 1, "e", Some((800, t))))
                 .unwrap();
         }
 
