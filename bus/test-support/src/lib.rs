@@ -207,11 +207,12 @@ pub mod child {
             peer_config(&self.name, &self.domain, &self.connect)
         }
 
-        /// Run `role` on a fresh two-thread runtime and exit the process: 0 on `Ok`, 1 after
-        /// printing `VBUS error <role>: <message>` on `Err`.
+        /// Open the child's node ([`ChildEnv::config`]) and run `role` with it on a fresh
+        /// two-thread runtime, then exit the process: 0 on `Ok`, 1 after printing
+        /// `VBUS error <role>: <message>` on `Err` (or when the node does not open).
         pub fn run<F: std::future::Future<Output = Result<(), String>>>(
             self,
-            role: impl FnOnce(Self) -> F,
+            role: impl FnOnce(Self, Node) -> F,
         ) -> ! {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -220,7 +221,11 @@ pub mod child {
                 .expect("child runtime");
             let name = self.role.clone();
             let code = rt.block_on(async move {
-                match role(self).await {
+                let run = async {
+                    let node = Node::open(self.config()).await.map_err(|e| format!("open the node: {e}"))?;
+                    role(self, node).await
+                };
+                match run.await {
                     Ok(()) => 0,
                     Err(e) => {
                         println!("VBUS error {name}: {e}");
@@ -230,6 +235,21 @@ pub mod child {
             });
             std::process::exit(code)
         }
+    }
+
+    /// The test a child runs (`child::ENTRY`): `vbus_test_support::child_entry!(run);` in a test
+    /// binary's `child` module, with `async fn run(env: ChildEnv, node: Node) -> Result<(), String>`
+    /// playing the roles. In a normal test run (no `VBUS_CHILD_ROLE`) the test does nothing.
+    #[macro_export]
+    macro_rules! child_entry {
+        ($run:path) => {
+            #[test]
+            fn child_process_entry() {
+                if let Some(env) = $crate::child::ChildEnv::from_env() {
+                    env.run($run)
+                }
+            }
+        };
     }
 
     /// Until the parent closes stdin (or kills the child).

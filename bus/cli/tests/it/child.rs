@@ -15,14 +15,9 @@ pub fn speed_of(seq: u64) -> VehicleSpeedT {
     VehicleSpeedT { kph: seq as f32 * 0.5, odometer_m: seq as f64 * 10.0 }
 }
 
-#[test]
-fn child_process_entry() {
-    let Some(env) = ChildEnv::from_env() else { return };
-    env.run(run)
-}
+vbus_test_support::child_entry!(run);
 
-async fn run(env: ChildEnv) -> Result<(), String> {
-    let node = Node::open(env.config()).await.map_err(|e| e.to_string())?;
+async fn run(env: ChildEnv, node: Node) -> Result<(), String> {
     let e = |e: &dyn std::fmt::Display| e.to_string();
     let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     match env.role.as_str() {

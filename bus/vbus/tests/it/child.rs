@@ -11,14 +11,9 @@ use vbus_test_support::{
 
 use crate::fixtures::*;
 
-#[test]
-fn child_process_entry() {
-    let Some(env) = ChildEnv::from_env() else { return };
-    env.run(run)
-}
+vbus_test_support::child_entry!(run);
 
-async fn run(env: ChildEnv) -> Result<(), String> {
-    let node = Node::open(env.config()).await.map_err(|e| e.to_string())?;
+async fn run(env: ChildEnv, node: Node) -> Result<(), String> {
     println!("VBUS path {}", node.local_path());
     let e = |e: &dyn std::fmt::Display| e.to_string();
     let arg = |i| env.arg(i);
