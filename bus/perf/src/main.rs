@@ -18,7 +18,7 @@ mod suite;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use roles::{Opts, Prio, Stack};
+use roles::{Opts, Stack};
 use vbus_perf::config::{Net, parse_zset};
 
 #[derive(Parser)]
@@ -64,9 +64,9 @@ struct RoleArgs {
     /// zenoh QoS express (no batching) on the publishers.
     #[arg(long)]
     express: bool,
-    /// Transport priority of the publishers.
-    #[arg(long, value_enum, default_value = "data")]
-    priority: Prio,
+    /// Transport priority of the publishers (`realtime`, `interactive-high`, ..., `background`).
+    #[arg(long, default_value = "data")]
+    priority: vbus::Priority,
     /// Congestion control Drop instead of Block.
     #[arg(long)]
     drop: bool,

@@ -50,45 +50,6 @@ impl Stack {
     }
 }
 
-/// Transport priority, for both stacks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Prio {
-    RealTime,
-    InteractiveHigh,
-    InteractiveLow,
-    DataHigh,
-    Data,
-    DataLow,
-    Background,
-}
-
-impl Prio {
-    fn vbus(self) -> vbus::Priority {
-        use vbus::Priority as P;
-        match self {
-            Prio::RealTime => P::RealTime,
-            Prio::InteractiveHigh => P::InteractiveHigh,
-            Prio::InteractiveLow => P::InteractiveLow,
-            Prio::DataHigh => P::DataHigh,
-            Prio::Data => P::Data,
-            Prio::DataLow => P::DataLow,
-            Prio::Background => P::Background,
-        }
-    }
-    fn zenoh(self) -> zenoh::qos::Priority {
-        use zenoh::qos::Priority as P;
-        match self {
-            Prio::RealTime => P::RealTime,
-            Prio::InteractiveHigh => P::InteractiveHigh,
-            Prio::InteractiveLow => P::InteractiveLow,
-            Prio::DataHigh => P::DataHigh,
-            Prio::Data => P::Data,
-            Prio::DataLow => P::DataLow,
-            Prio::Background => P::Background,
-        }
-    }
-}
-
 /// Everything a role needs to know.
 #[derive(Clone, Debug)]
 pub struct Opts {
@@ -97,7 +58,7 @@ pub struct Opts {
     /// Application payload bytes.
     pub size: usize,
     pub express: bool,
-    pub priority: Prio,
+    pub priority: vbus::Priority,
     /// Congestion control `Block` (else `Drop`).
     pub block: bool,
     pub best_effort: bool,
@@ -122,7 +83,7 @@ pub struct Opts {
 impl Opts {
     fn qos(&self) -> vbus::QoS {
         vbus::QoS::new()
-            .priority(self.priority.vbus())
+            .priority(self.priority)
             .express(self.express)
             .congestion(if self.block { vbus::Congestion::Block } else { vbus::Congestion::Drop })
             .reliability(if self.best_effort {
@@ -142,7 +103,7 @@ impl Opts {
             } else {
                 zenoh::qos::CongestionControl::Drop
             })
-            .priority(self.priority.zenoh())
+            .priority(self.priority.to_zenoh())
             .express(self.express)
             .reliability(if self.best_effort {
                 zenoh::qos::Reliability::BestEffort

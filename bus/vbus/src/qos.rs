@@ -30,6 +30,20 @@ pub enum Priority {
     Background,
 }
 
+/// The schema spelling (`realtime`, `interactive_high`, ..., `background`), with `-` taken as
+/// `_` (`real-time`, `data-high`), as command lines write it.
+impl std::str::FromStr for Priority {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::parse(&s.replace('-', "_")).ok_or_else(|| {
+            format!(
+                "priority `{s}`: expected one of realtime, interactive_high, interactive_low, data_high, data, data_low, background"
+            )
+        })
+    }
+}
+
 impl Priority {
     /// Parse the schema spelling (`realtime`, `interactive_high`, ..., `background`).
     pub fn parse(s: &str) -> Option<Self> {
@@ -45,7 +59,8 @@ impl Priority {
         })
     }
 
-    pub(crate) fn to_zenoh(self) -> zenoh::qos::Priority {
+    /// The zenoh priority queue this maps onto.
+    pub fn to_zenoh(self) -> zenoh::qos::Priority {
         use zenoh::qos::Priority as Z;
         match self {
             Self::RealTime => Z::RealTime,
@@ -196,5 +211,20 @@ impl QoS {
             Congestion::Drop => zenoh::qos::CongestionControl::Drop,
             Congestion::Block => zenoh::qos::CongestionControl::Block,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Priority;
+
+    #[test]
+    fn priorities_parse_from_schema_and_command_line_spellings() {
+        assert_eq!("realtime".parse::<Priority>(), Ok(Priority::RealTime));
+        assert_eq!("real-time".parse::<Priority>(), Ok(Priority::RealTime));
+        assert_eq!("interactive-high".parse::<Priority>(), Ok(Priority::InteractiveHigh));
+        assert_eq!("data_low".parse::<Priority>(), Ok(Priority::DataLow));
+        let e = "urgent".parse::<Priority>().unwrap_err();
+        assert!(e.contains("`urgent`") && e.contains("background"), "{e}");
     }
 }
