@@ -172,8 +172,7 @@ impl BusBridge {
             .node
             .raw_subscriber(&format!("can/{}/tx/**", self.cfg.name), 256)
             .map_err(|e| format!("bus `{}`: {e}", self.cfg.name))?;
-        let stats_key =
-            format!("{}/{}/@bridge/can/{}/stats", vbus::wire::KEY_PREFIX, self.node.domain(), self.cfg.name);
+        let stats_key = vbus::wire::bridge_key(self.node.domain(), &format!("can/{}/stats", self.cfg.name));
         let mut stats_tick = tokio::time::interval(stats_period);
         let mut watch_tick = tokio::time::interval(Duration::from_millis(10));
         tracing::info!(bus = %self.cfg.name, source = %self.stats.source, messages = self.specs.len(), "CAN bridge running");
@@ -298,12 +297,8 @@ impl BusBridge {
                     "event": "timeout", "bus": self.cfg.name, "message": name,
                     "key": self.specs[mi].key, "timeout_ms": timeout.as_millis() as u64,
                 });
-                let key = format!(
-                    "{}/{}/@bridge/can/{}/events",
-                    vbus::wire::KEY_PREFIX,
-                    self.node.domain(),
-                    self.cfg.name
-                );
+                let key =
+                    vbus::wire::bridge_key(self.node.domain(), &format!("can/{}/events", self.cfg.name));
                 use vbus::zenoh::Wait;
                 let _ = self.node.session().put(key, event.to_string()).wait();
             }

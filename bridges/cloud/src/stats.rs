@@ -14,7 +14,7 @@ const MAX_TRACKED_PUBLISHERS: usize = 1024;
 
 /// The key the stats are published and served on: `vbus/<domain>/@bridge/cloud/stats`.
 pub fn stats_key(domain: &str) -> String {
-    format!("{}/{domain}/@bridge/cloud/stats", vbus::wire::KEY_PREFIX)
+    vbus::wire::bridge_key(domain, "cloud/stats")
 }
 
 /// A snapshot of the bridge's counters (the JSON published on [`stats_key`]).

@@ -222,6 +222,13 @@ pub fn history_key(domain: &str, key: &str) -> String {
     format!("{KEY_PREFIX}/{domain}/{key}/@history")
 }
 
+/// `vbus/<domain>/@bridge/<path>`: a bridge's health and counters (JSON documents, e.g.
+/// `@bridge/can/<bus>/stats`, `@bridge/cloud/stats`); `@bridge` is the one reserved chunk
+/// `vbus echo` reads.
+pub fn bridge_key(domain: &str, path: &str) -> String {
+    format!("{KEY_PREFIX}/{domain}/@bridge/{path}")
+}
+
 /// `vbus/<domain>/@node/<name>`: the liveliness token of a node.
 pub fn node_key(domain: &str, name: &str) -> String {
     format!("{KEY_PREFIX}/{domain}/@node/{name}")
