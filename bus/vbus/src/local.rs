@@ -109,7 +109,7 @@ impl WakeTable {
     }
 
     fn slot(&self, service: &str) -> usize {
-        (fnv1a(service.as_bytes()) % WAKE_SLOTS as u64) as usize
+        wire::fnv1a32(service.bytes()) as usize % WAKE_SLOTS
     }
 
     fn word(&self, slot: usize) -> &AtomicU32 {
@@ -187,11 +187,6 @@ fn futex_wake(w: &AtomicU32) {
     // SAFETY: FUTEX_WAKE on a valid, aligned word of a shared mapping (shared futex: no
     // FUTEX_PRIVATE_FLAG, so sleepers in other processes are woken).
     unsafe { libc::syscall(libc::SYS_futex, w.as_ptr(), libc::FUTEX_WAKE, i32::MAX, 0usize, 0usize, 0u32) };
-}
-
-/// FNV-1a, 64 bits: stable across processes and builds (names of shared files and slots).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// Service limits, the same for every vbus topic so that any node opens what another created.
@@ -273,13 +268,7 @@ pub(crate) fn host_tag() -> u32 {
     let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
     let shm = std::fs::metadata("/dev/shm").map(|m| format!("{}:{}", m.dev(), m.ino())).unwrap_or_default();
     let net = std::fs::read_link("/proc/self/ns/net").map(|p| p.display().to_string()).unwrap_or_default();
-    let mut h = 0x811c_9dc5u32;
-    for part in [boot.trim(), &shm, &net] {
-        for b in part.bytes().chain([0]) {
-            h = (h ^ b as u32).wrapping_mul(0x0100_0193);
-        }
-    }
-    h.max(1)
+    wire::fnv1a32([boot.trim(), &shm, &net].into_iter().flat_map(|part| part.bytes().chain([0]))).max(1)
 }
 
 fn free_shm() -> Result<u64, String> {
@@ -352,6 +341,13 @@ async fn watch(
 impl Directory {
     fn changed(&self) {
         self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// Whether some subscriber of this host announced (`@local`) that it reads `key` through
+    /// shared memory.
+    fn has_local(&self, key: &str) -> bool {
+        let st = self.inner.lock().expect("directory lock");
+        st.local.values().any(|(_, k)| k == key)
     }
 
     /// Whether a sample of `key` must also go on zenoh: some announced subscriber of it does not
@@ -561,8 +557,7 @@ impl LocalPublisher {
 
     /// Whether some subscriber's `@local` token for this topic has reached this node.
     pub(crate) fn announced(&self) -> bool {
-        let st = self.dir.inner.lock().expect("directory lock");
-        st.local.values().any(|(_, k)| *k == self.key)
+        self.dir.has_local(&self.key)
     }
 
     /// Whether the sample must also be put on zenoh (see the module documentation).
@@ -695,11 +690,9 @@ pub(crate) fn spawn_reader(
     let name = format!("vbus-rx {key}");
     let key = key.to_owned();
     let stop = Arc::new(AtomicBool::new(false));
-    let stopped = stop.clone();
-    let sleeper = wake.clone();
+    let (thread_stop, sleeper) = (stop.clone(), wake.clone());
     let thread = std::thread::Builder::new().name(name.chars().take(15).collect()).spawn(move || {
-        let _keep = _svc;
-        let stop = stopped;
+        let (_keep, stop) = (_svc, thread_stop);
         if realtime {
             set_realtime(&key);
         }

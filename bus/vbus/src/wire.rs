@@ -176,9 +176,14 @@ impl E2eExt {
     }
 }
 
+/// FNV-1a 32 of `bytes` (the E2E data id, the host tag, the wake-up slot of a topic).
+pub fn fnv1a32(bytes: impl IntoIterator<Item = u8>) -> u32 {
+    bytes.into_iter().fold(0x811c_9dc5u32, |h, b| (h ^ b as u32).wrapping_mul(0x0100_0193))
+}
+
 /// The E2E data id of a topic key: FNV-1a 32 of its UTF-8 bytes.
 pub fn data_id(key: &str) -> u32 {
-    key.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ b as u32).wrapping_mul(0x0100_0193))
+    fnv1a32(key.bytes())
 }
 
 /// CRC-32P4 (AUTOSAR E2E profile 4): polynomial 0xF4ACFB13, reflected, init and xor-out
