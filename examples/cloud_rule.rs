@@ -32,7 +32,9 @@
 //! their rule, priority, publisher and values; non-zero otherwise (or after a 20 s watchdog).
 
 use std::time::Duration;
-use vbus_examples::support::{Result, TempDir, WAIT, init_logging, two_nodes, within};
+mod support;
+use support::{Result, WAIT, init_logging, two_nodes, within};
+use vbus_test_support::TempDir;
 
 use vbus::Message;
 use vbus_cloud::{Bridge, format::decode_batch};
@@ -48,7 +50,7 @@ const SELECTED: [u64; 4] = [1, 4, 6, 8];
 #[tokio::main]
 async fn main() -> Result<()> {
     init_logging();
-    let tmp = TempDir::new("cloud")?;
+    let tmp = TempDir::new("cloud");
     let (chassis, cloud) = two_nodes("cloud", "chassis", "cloud").await?;
     let mut speed_tx = chassis.publisher(topics::chassis::SPEED).create()?;
 
@@ -61,8 +63,8 @@ async fn main() -> Result<()> {
              {{ name: 'speed-change', keys: 'chassis/speed', mode: 'on_change', field: 'kph', deadband: 1.0, priority: 2 }},
            ],
          }}",
-        queue = tmp.0.join("queue.sqlite").display(),
-        sink = tmp.0.join("uplink.jsonl").display(),
+        queue = tmp.join("queue.sqlite").display(),
+        sink = tmp.join("uplink.jsonl").display(),
     ))?;
     // On a node we opened (its `node` configuration is then not used; the vehicle id is the
     // node's domain).
@@ -105,7 +107,7 @@ async fn main() -> Result<()> {
     );
 
     // The cloud side: JSON Lines, one batch per line.
-    let text = std::fs::read_to_string(tmp.0.join("uplink.jsonl"))?;
+    let text = std::fs::read_to_string(tmp.join("uplink.jsonl"))?;
     let mut uploaded = Vec::new();
     for line in text.lines() {
         let batch = decode_batch(line.as_bytes())?;

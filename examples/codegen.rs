@@ -1,4 +1,4 @@
-//! What `vbus-codegen` generates in `build.rs`, and using it.
+//! What `vbus-codegen` generates in a build script, and using it.
 //!
 //! Run it with:
 //!
@@ -8,10 +8,14 @@
 //!
 //! ## The build script
 //!
-//! `examples/build.rs` holds two lines:
+//! The demo's schema is compiled by the small `vbus-demo-types` crate (`examples/types`, so that
+//! the tools' tests can use its types without building the examples), the DBC by
+//! `examples/build.rs`:
 //!
 //! ```rust,ignore
-//! vbus_codegen::compile(&["schemas/vehicle.fbs"], &["schemas"]).unwrap();
+//! // examples/types/build.rs
+//! vbus_codegen::compile(&["../schemas/vehicle.fbs"], &["../schemas"]).unwrap();
+//! // examples/build.rs
 //! vbus_codegen::Config::new()
 //!     .file_name("model3")
 //!     .compile_dbc("../testdata/dbc/kuksa/Model3CAN.dbc", "model3")
@@ -30,8 +34,9 @@
 //! - `Config::new().file_name("model3").compile_dbc(dbc, "model3")` does the same for a CAN
 //!   database: one table and topic `can/model3/<Message>` per CAN message, one field per signal
 //!   with its scaled value (see the `dbc_topics` example).
-//! - `src/lib.rs` includes the output with `vbus::include_topics!("vehicle")` (at the crate root:
-//!   `vbus_examples::topics`, `vbus_examples::demo::vehicle`, ...) and
+//! - `types/src/lib.rs` includes the output with `vbus::include_topics!("vehicle")` (at the crate
+//!   root: `vbus_demo_types::topics`, `vbus_demo_types::demo::vehicle`, ..., which `src/lib.rs`
+//!   re-exports as `vbus_examples::topics`, ...) and `src/lib.rs` with
 //!   `vbus::include_topics!("model3")` (in `vbus_examples::model3`).
 //!
 //! ## The schema attributes
@@ -67,7 +72,8 @@
 //! non-zero otherwise (or after a 20 s watchdog).
 
 use std::time::Duration;
-use vbus_examples::support::{Result, init_logging, two_nodes, within};
+mod support;
+use support::{Result, init_logging, two_nodes, within};
 
 use vbus::{Congestion, Message, Priority, QoS, Topic, TopicEvent};
 use vbus_examples::{

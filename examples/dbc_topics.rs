@@ -29,9 +29,9 @@
 //! Exits 0 when all that holds, non-zero otherwise (or after a 20 s watchdog per step).
 
 use std::{collections::BTreeMap, error::Error, path::Path, time::Duration};
-use vbus_examples::support::{
-    Result, TempDir, domain, init_logging, listening_node, loopback_locator, within,
-};
+mod support;
+use support::{Result, init_logging, within};
+use vbus_test_support::{TempDir, peer_node, unique_domain};
 
 use vbus::{Node, QoS, Role};
 use vbus_examples::model3::topics::can::model3 as can;
@@ -43,8 +43,8 @@ const FRAMES: usize = 1200;
 async fn main() -> Result<()> {
     init_logging();
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata");
-    let tmp = TempDir::new("dbc")?;
-    let log = tmp.0.join("model3-head.log");
+    let tmp = TempDir::new("dbc");
+    let log = tmp.join("model3-head.log");
     let capture = std::fs::read_to_string(data.join("logs/real/tesla_model3_kuksa_dogmode.log"))?;
     let head: Vec<&str> = capture.lines().take(FRAMES).collect();
     std::fs::write(&log, head.join("\n") + "\n")?;
@@ -52,9 +52,8 @@ async fn main() -> Result<()> {
     println!("replaying the first {} frames of the capture ({speed_frames} of them 0x257)", head.len());
 
     // The application node listens; the bridge's node will connect to it.
-    let domain = domain("dbc");
-    let app = listening_node("dbc", "app").await?;
-    let endpoint = loopback_locator(&app)?;
+    let domain = unique_domain("dbc");
+    let (app, endpoint) = peer_node("app", &domain).await;
 
     // Everything the bridge publishes, untyped; its health topic; three messages, typed (queues
     // deep enough to hold the whole replay).

@@ -7,7 +7,7 @@
 //! cargo run -p vbus-examples --example dds_peer --features dds
 //! ```
 //!
-//! The schema `bridges/dds/schemas/dds_demo.fbs` marks `demo.dds.Status` (key `dds/status`)
+//! The schema `bus/test-support/schemas/dds/dds_demo.fbs` marks `demo.dds.Status` (key `dds/status`)
 //! with `vbus_dds`. In this process:
 //! - `app` (a vbus node) listens on loopback; `dds-bridge` (a vbus node) connects to it and runs
 //!   `vbus_dds::bridge::Bridge` for `dds/status`, both ways, on a DDS domain and partition
@@ -26,7 +26,8 @@ use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
-use vbus_examples::support::{Result, WAIT, init_logging, two_nodes, within};
+mod support;
+use support::{Result, WAIT, init_logging, two_nodes, within};
 
 use serde_json::{Value, json};
 use vbus_dds::vbus_reflect::Schema;
@@ -34,10 +35,11 @@ use vbus_dds::{
     bridge::{Bridge, BridgeConfig, Direction, LOOPBACK_CONFIG, TopicConfig},
     cdr,
     dds::{DynTopic, Participant, TopicQos},
-    demo::{
-        demo::dds::{Gear, StatusT, Vec3T},
-        topics,
-    },
+};
+use vbus_test_support::dds::{
+    SCHEMA_BFBS,
+    demo::dds::{Gear, StatusT, Vec3T},
+    topics,
 };
 
 const TYPE: &str = "demo.dds.Status";
@@ -88,14 +90,14 @@ async fn main() -> Result<()> {
             octet: false,
         }],
     };
-    let bridge = Bridge::start(&bridge_node, vbus_dds::demo::SCHEMA_BFBS, &config)?;
+    let bridge = Bridge::start(&bridge_node, SCHEMA_BFBS, &config)?;
     println!(
         "bridge: vbus `dds/status` <-> DDS domain {domain_id}, partition `{partition}`, topic `dds/status`"
     );
 
     // The plain DDS peer: the same type, built from the schema (what the IDL codegen emits says
     // the same: `@appendable struct demo::dds::Status`), KEEP_LAST 4, reliable, transient-local.
-    let schema = Arc::new(Schema::from_bfbs(vbus_dds::demo::SCHEMA_BFBS)?);
+    let schema = Arc::new(Schema::from_bfbs(SCHEMA_BFBS)?);
     let participant = Participant::new(domain_id, Some(LOOPBACK_CONFIG))?;
     let qos = TopicQos {
         reliable: true,

@@ -18,7 +18,8 @@
 //! each with who changed it; non-zero otherwise (or after a 20 s watchdog).
 
 use std::time::Duration;
-use vbus_examples::support::{Result, init_logging, two_nodes, within};
+mod support;
+use support::{Result, init_logging, two_nodes, within};
 
 use vbus_examples::{
     demo::vehicle::{DriveMode, DriveModeStateT},

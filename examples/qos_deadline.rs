@@ -24,7 +24,8 @@
 //! Exits 0 when all three happened; non-zero otherwise (or after a 20 s watchdog per step).
 
 use std::time::Duration;
-use vbus_examples::support::{Result, WAIT, init_logging, two_nodes, within};
+mod support;
+use support::{Result, WAIT, init_logging, two_nodes, within};
 
 use vbus::{Node, TopicEvent};
 use vbus_examples::{

@@ -27,7 +27,8 @@
 //! warnings on stderr; that is expected here.
 
 use std::time::Duration;
-use vbus_examples::support::{Result, init_logging, two_nodes, within};
+mod support;
+use support::{Result, init_logging, two_nodes, within};
 
 use vbus::CallError;
 use vbus_examples::{
@@ -72,7 +73,7 @@ async fn main() -> Result<()> {
                 _ => request.reply(&SetDriveModeReplyT { accepted: true, reason: None })?,
             }
         }
-        Ok::<_, vbus::Error>(())
+        Ok::<_, vbus::PublishError>(())
     });
 
     // 2. The server's queryable takes a moment to be routed to the client: retry while the

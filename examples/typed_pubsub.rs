@@ -16,7 +16,8 @@
 //! Exits 0 when every sample arrived once, in order, from that publisher, with its value;
 //! non-zero otherwise (or after a 20 s watchdog).
 
-use vbus_examples::support::{Result, WAIT, init_logging, two_nodes, within};
+mod support;
+use support::{Result, WAIT, init_logging, two_nodes, within};
 
 use vbus_examples::{
     demo::vehicle::{VehicleSpeed, VehicleSpeedArgs, VehicleSpeedT},

@@ -10,7 +10,7 @@ use vbus::{Node, RawPublisher, RawSample};
 use vbus_dbc::{Database, DecodePlan, RangeCheck, Value, fbs::TableSpec};
 
 use crate::{
-    CanFrame, CanInterface,
+    CanFrame, CanInterface, Error, SchemaError,
     config::{BusConfig, ChecksumConfig},
     table::{self, TableEncoder},
 };
@@ -92,9 +92,9 @@ pub struct BusBridge {
 
 impl BusBridge {
     /// Load the DBC and prepare the per-message tables. Errors name the DBC and the line.
-    pub fn new(node: Node, cfg: BusConfig) -> Result<Self, String> {
-        let db = Database::from_file(&cfg.dbc)
-            .map_err(|e| format!("bus `{}`: {}: {e}", cfg.name, cfg.dbc.display()))?;
+    pub fn new(node: Node, cfg: BusConfig) -> Result<Self, Error> {
+        let bus = || cfg.name.clone();
+        let db = Database::from_file(&cfg.dbc)?;
         for w in &db.warnings {
             tracing::warn!(dbc = %cfg.dbc.display(), "{w}");
         }
@@ -113,27 +113,38 @@ impl BusBridge {
                 m.cycle_time_ms.filter(|c| *c > 0).map(|c| Duration::from_millis(3 * u64::from(c)));
             watches.push(Watch { timeout: explicit.or(from_dbc), last_seen: None, timed_out: false });
         }
-        for name in cfg.timeouts_ms.keys().chain(&cfg.write_back.allow).chain(cfg.write_back.counters.keys())
+        let wb = &cfg.write_back;
+        for name in
+            cfg.timeouts_ms.keys().chain(&wb.allow).chain(wb.counters.keys()).chain(wb.checksums.keys())
         {
             if db.message_by_name(name).is_none() {
-                return Err(format!("bus `{}`: message `{name}` is not in {}", cfg.name, cfg.dbc.display()));
+                return Err(Error::UnknownMessage {
+                    bus: bus(),
+                    message: name.clone(),
+                    dbc: cfg.dbc.clone(),
+                });
             }
         }
-        for (msg, ck) in &cfg.write_back.checksums {
-            check_checksum_signal(&db, msg, ck).map_err(|e| format!("bus `{}`: {e}", cfg.name))?;
+        for (msg, ck) in &wb.checksums {
+            check_checksum_signal(&db, &cfg.name, msg, ck)?;
         }
-        for (msg, sig) in &cfg.write_back.counters {
+        for (msg, sig) in &wb.counters {
             let m = db.message_by_name(msg).expect("checked above");
             if !m.signals.iter().any(|s| &s.name == sig) {
-                return Err(format!("bus `{}`: counter signal `{sig}` is not in message `{msg}`", cfg.name));
+                return Err(Error::UnknownSignal {
+                    bus: bus(),
+                    role: "counter",
+                    signal: sig.clone(),
+                    message: msg.clone(),
+                });
             }
         }
         if let Some(path) = &cfg.schema {
-            serve_schemas(&node, &specs, path).map_err(|e| format!("bus `{}`: {e}", cfg.name))?;
+            serve_schemas(&node, &cfg.name, &specs, path)?;
         }
         let max_signals = db.messages().iter().map(|m| m.signals.len()).max().unwrap_or(0);
         let n = db.messages().len();
-        let qos = cfg.qos()?;
+        let qos = cfg.qos().map_err(|source| Error::BusConfig { bus: bus(), source })?;
         Ok(Self {
             stats: BusStats { bus: cfg.name.clone(), ..Default::default() },
             published_per_message: vec![0; n],
@@ -166,12 +177,12 @@ impl BusBridge {
         stats_period: Duration,
         exit_at_end: bool,
         mut shutdown: tokio::sync::watch::Receiver<bool>,
-    ) -> Result<BusStats, String> {
+    ) -> Result<BusStats, Error> {
         self.stats.source = iface.describe();
         let tx = self
             .node
             .raw_subscriber(&format!("can/{}/tx/**", self.cfg.name), 256)
-            .map_err(|e| format!("bus `{}`: {e}", self.cfg.name))?;
+            .map_err(|source| Error::Endpoint { bus: self.cfg.name.clone(), source })?;
         let stats_key = vbus::wire::bridge_key(self.node.domain(), &format!("can/{}/stats", self.cfg.name));
         let mut stats_tick = tokio::time::interval(stats_period);
         let mut watch_tick = tokio::time::interval(Duration::from_millis(10));
@@ -190,7 +201,7 @@ impl BusBridge {
                             break;
                         }
                     }
-                    Err(e) => return Err(format!("bus `{}`: {e}", self.cfg.name)),
+                    Err(source) => return Err(Error::Source { bus: self.cfg.name.clone(), source }),
                 },
                 req = tx.recv() => {
                     if let Ok(req) = req {
@@ -396,60 +407,57 @@ impl BusBridge {
 }
 
 /// A checksum must be an 8-bit, byte-aligned signal: the bridge writes whole bytes.
-fn check_checksum_signal(db: &Database, msg: &str, ck: &ChecksumConfig) -> Result<(), String> {
-    let m = db.message_by_name(msg).ok_or_else(|| format!("checksum message `{msg}` is not in the DBC"))?;
-    let s = m
-        .signals
-        .iter()
-        .find(|s| s.name == ck.signal)
-        .ok_or_else(|| format!("checksum signal `{}` is not in message `{msg}`", ck.signal))?;
+fn check_checksum_signal(db: &Database, bus: &str, msg: &str, ck: &ChecksumConfig) -> Result<(), Error> {
+    let m = db.message_by_name(msg).expect("checked by the caller");
+    let s = m.signals.iter().find(|s| s.name == ck.signal).ok_or_else(|| Error::UnknownSignal {
+        bus: bus.to_owned(),
+        role: "checksum",
+        signal: ck.signal.clone(),
+        message: msg.to_owned(),
+    })?;
     let aligned = match s.byte_order {
         vbus_dbc::ByteOrder::LittleEndian => s.start_bit % 8 == 0,
         vbus_dbc::ByteOrder::BigEndian => s.start_bit % 8 == 7,
     };
     if s.length != 8 || !aligned {
-        return Err(format!(
-            "checksum signal `{}` of `{msg}`: expected 8 bits on a byte boundary, found {}|{}",
-            ck.signal, s.start_bit, s.length
-        ));
+        return Err(Error::ChecksumSignal {
+            bus: bus.to_owned(),
+            message: msg.to_owned(),
+            signal: ck.signal.clone(),
+            start_bit: s.start_bit,
+            length: s.length,
+        });
     }
     Ok(())
 }
 
 /// Serve the schema of every message of the bus from the `.bfbs` vbus-codegen generated from the
 /// same DBC, after checking that it describes exactly these tables (same type hashes).
-fn serve_schemas(node: &Node, specs: &[TableSpec], path: &std::path::Path) -> Result<(), String> {
-    let bfbs = std::fs::read(path).map_err(|e| format!("schema {}: {e}", path.display()))?;
-    let schema =
-        vbus_reflect::Schema::from_bfbs(&bfbs).map_err(|e| format!("schema {}: {e}", path.display()))?;
+fn serve_schemas(node: &Node, bus: &str, specs: &[TableSpec], path: &std::path::Path) -> Result<(), Error> {
+    for (spec, sub) in specs.iter().zip(schema_subsets(specs, path)?) {
+        node.serve_schema_bytes(&spec.type_name(), spec.type_hash(), sub.into())
+            .map_err(|source| Error::Endpoint { bus: bus.to_owned(), source })?;
+    }
+    Ok(())
+}
+
+/// The per-message schemas (one `.bfbs` each, in `specs` order) cut from the file at `path`.
+fn schema_subsets(specs: &[TableSpec], path: &std::path::Path) -> Result<Vec<Vec<u8>>, SchemaError> {
+    let path_buf = || path.to_path_buf();
+    let bfbs = std::fs::read(path).map_err(|source| SchemaError::Read { path: path_buf(), source })?;
+    let invalid = |source| SchemaError::Invalid { path: path_buf(), source };
+    let schema = vbus_reflect::Schema::from_bfbs(&bfbs).map_err(invalid)?;
     let mut names = Vec::with_capacity(specs.len());
     for spec in specs {
-        let name = spec.type_name();
-        match schema.type_hash(&name) {
-            Some(h) if h == spec.type_hash() => names.push(name),
-            Some(h) => {
-                return Err(format!(
-                    "schema {}: type `{name}` has hash {h:016x}, the DBC gives {:016x} \
-                     (was it generated from another version of the DBC?)",
-                    path.display(),
-                    spec.type_hash()
-                ));
+        let (type_name, expected) = (spec.type_name(), spec.type_hash());
+        match schema.type_hash(&type_name) {
+            Some(found) if found == expected => names.push(type_name),
+            Some(found) => {
+                return Err(SchemaError::HashMismatch { path: path_buf(), type_name, found, expected });
             }
-            None => {
-                return Err(format!(
-                    "schema {}: no type `{name}` (expected one table per DBC message, as \
-                     `vbus-codegen dbc FILE --bus NAME` generates)",
-                    path.display()
-                ));
-            }
+            None => return Err(SchemaError::MissingType { path: path_buf(), type_name }),
         }
     }
     let roots: Vec<&str> = names.iter().map(String::as_str).collect();
-    let subsets =
-        vbus_reflect::subsets_bfbs(&bfbs, &roots).map_err(|e| format!("schema {}: {e}", path.display()))?;
-    for (spec, sub) in specs.iter().zip(subsets) {
-        node.serve_schema_bytes(&spec.type_name(), spec.type_hash(), sub.into())
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(())
+    vbus_reflect::subsets_bfbs(&bfbs, &roots).map_err(invalid)
 }

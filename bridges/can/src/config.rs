@@ -6,6 +6,7 @@ use std::{
 };
 
 use serde::Deserialize;
+use vbus::config::{ConfigError, ConfigFile, load};
 
 /// The commented default configuration.
 pub const DEFAULT_CONFIG: &str = include_str!("../DEFAULT_CONFIG.json5");
@@ -15,7 +16,7 @@ pub const DEFAULT_CONFIG: &str = include_str!("../DEFAULT_CONFIG.json5");
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The bus node's configuration (vbus `NodeConfig` fields).
-    #[serde(default)]
+    #[serde(default = "empty_object")]
     pub node: serde_json::Value,
     /// The CAN buses.
     pub buses: Vec<BusConfig>,
@@ -25,6 +26,10 @@ pub struct Config {
     /// Exit when every replay source has ended.
     #[serde(default)]
     pub exit_at_end: bool,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(Default::default())
 }
 
 fn default_stats_period() -> u64 {
@@ -76,10 +81,17 @@ pub enum CongestionConfig {
 }
 
 impl BusConfig {
-    /// The QoS of the topics this bus publishes.
-    pub fn qos(&self) -> Result<vbus::QoS, String> {
+    /// The QoS of the topics this bus publishes; the error names the field (`priority`).
+    pub fn qos(&self) -> Result<vbus::QoS, ConfigError> {
         let priority = vbus::Priority::parse(&self.priority).ok_or_else(|| {
-            format!("bus `{}`: priority `{}`: expected realtime, interactive_high, interactive_low, data_high, data, data_low or background", self.name, self.priority)
+            ConfigError::at(
+                "priority",
+                format!(
+                    "expected realtime, interactive_high, interactive_low, data_high, data, data_low or \
+                     background, found `{}`",
+                    self.priority
+                ),
+            )
         })?;
         let congestion = match self.congestion {
             CongestionConfig::Drop => vbus::Congestion::Drop,
@@ -151,56 +163,73 @@ pub struct ChecksumConfig {
     pub algorithm: crate::checksum::Algorithm,
 }
 
-impl Config {
-    /// Parse JSON5; relative paths are resolved against `base`.
-    pub fn from_json5(text: &str, base: &Path) -> Result<Self, String> {
-        let mut c: Config =
-            json5::from_str(text).map_err(|e| format!("invalid bridge configuration: {e}"))?;
-        for b in &mut c.buses {
-            if b.dbc.is_relative() {
-                b.dbc = base.join(&b.dbc);
-            }
-            if let Some(schema) = b.schema.as_mut().filter(|s| s.is_relative()) {
-                *schema = base.join(&*schema);
-            }
-            match &mut b.source {
-                SourceConfig::Candump { path, rate, .. } => {
-                    if path.is_relative() {
-                        *path = base.join(&*path);
-                    }
-                    if !(*rate > 0.0 && rate.is_finite()) {
-                        return Err(format!(
-                            "bus `{}`: source.rate must be a positive number, found {rate}",
-                            b.name
-                        ));
-                    }
-                }
-                SourceConfig::Software { dir } if dir.is_relative() => *dir = base.join(&*dir),
-                _ => {}
-            }
-            b.qos()?;
+impl ConfigFile for Config {
+    const DEFAULT: &'static str = DEFAULT_CONFIG;
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.buses.is_empty() {
+            return Err(ConfigError::at("buses", "expected at least one bus, found none"));
+        }
+        for (i, b) in self.buses.iter().enumerate() {
+            let at = |field: &str| format!("buses[{i}].{field}");
             if b.name.is_empty() || b.name.contains(['/', '*', '$', '?', '#', '@']) {
-                return Err(format!("bus name `{}`: expected one key chunk without wildcards", b.name));
+                return Err(ConfigError::at(
+                    at("name"),
+                    format!("expected one key chunk without wildcards, found `{}`", b.name),
+                ));
             }
+            if let SourceConfig::Candump { rate, .. } = &b.source
+                && !(*rate > 0.0 && rate.is_finite())
+            {
+                return Err(ConfigError::at(
+                    at("source.rate"),
+                    format!("expected a positive number, found {rate}"),
+                ));
+            }
+            b.qos().map_err(|e| e.within(&format!("buses[{i}]")))?;
         }
-        if c.buses.is_empty() {
-            return Err("expected at least one entry in `buses`, found none".into());
-        }
+        self.node_config().map(drop)
+    }
+}
+
+impl Config {
+    /// Parse JSON5 over the embedded default (see [`vbus::config::load`]: objects merge, lists
+    /// such as `buses` replace); relative paths are resolved against `base`.
+    pub fn from_json5(text: &str, base: &Path) -> Result<Self, ConfigError> {
+        let mut c: Config = load::from_json5(text)?;
+        c.resolve(base);
         Ok(c)
     }
 
-    /// Read a file; errors name it.
-    pub fn from_file(path: &Path) -> Result<Self, String> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        Self::from_json5(&text, base).map_err(|e| format!("{}: {e}", path.display()))
+    /// Read a file; relative paths are resolved against its directory; errors name it.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let mut c: Config = load::from_file(path)?;
+        c.resolve(path.parent().unwrap_or(Path::new(".")));
+        Ok(c)
+    }
+
+    fn resolve(&mut self, base: &Path) {
+        let rebase = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        for b in &mut self.buses {
+            rebase(&mut b.dbc);
+            if let Some(schema) = b.schema.as_mut() {
+                rebase(schema);
+            }
+            match &mut b.source {
+                SourceConfig::Candump { path, .. } => rebase(path),
+                SourceConfig::Software { dir } => rebase(dir),
+                _ => {}
+            }
+        }
     }
 
     /// The vbus node configuration: `node` overlaid on vbus' defaults.
-    pub fn node_config(&self) -> Result<vbus::NodeConfig, String> {
-        let text = if self.node.is_null() { "{}".to_string() } else { self.node.to_string() };
-        vbus::NodeConfig::from_json5(&text).map_err(|e| format!("node: {e}"))
+    pub fn node_config(&self) -> Result<vbus::NodeConfig, ConfigError> {
+        vbus::NodeConfig::from_value(self.node.clone()).map_err(|e| e.within("node"))
     }
 }
 
@@ -210,26 +239,33 @@ mod tests {
 
     #[test]
     fn default_config_parses() {
-        let c = Config::from_json5(DEFAULT_CONFIG, Path::new("/etc/vbus")).unwrap();
+        let c = Config::from_json5("{}", Path::new("/etc/vbus")).unwrap();
         assert_eq!(c.buses[0].dbc, Path::new("/etc/vbus/vehicle.dbc"));
         assert_eq!(c.node_config().unwrap().name, "can-bridge");
     }
 
     #[test]
     fn bad_config_is_explained() {
-        let e = Config::from_json5("{ buses: [] }", Path::new(".")).unwrap_err();
-        assert!(e.contains("at least one"), "{e}");
-        let e = Config::from_json5(
-            "{ buses: [{ name: 'a', dbc: 'x', source: { kind: 'usb' } }] }",
-            Path::new("."),
-        )
-        .unwrap_err();
-        assert!(e.contains("usb"), "{e}");
-        let e = Config::from_json5(
-            "{ buses: [{ name: 'a/b', dbc: 'x', source: { kind: 'software', dir: 'd' } }] }",
-            Path::new("."),
-        )
-        .unwrap_err();
-        assert!(e.contains("one key chunk"), "{e}");
+        let sw = "source: { kind: 'software', dir: 'd' }";
+        let cases = [
+            ("{ buses: [] }".to_owned(), "at least one"),
+            ("{ buses: [{ name: 'a', dbc: 'x', source: { kind: 'usb' } }] }".to_owned(), "usb"),
+            (
+                format!("{{ buses: [{{ name: 'a/b', dbc: 'x', {sw} }}] }}"),
+                "`buses[0].name`: expected one key chunk",
+            ),
+            ("{ node: { mode: 'satellite' } }".to_owned(), "`node.mode`: unknown variant `satellite`"),
+            (
+                format!("{{ buses: [{{ name: 'a', dbc: 'x', {sw}, priority: 'urgent' }}] }}"),
+                "`buses[0].priority`: expected realtime, interactive_high, interactive_low, data_high, data, \
+                 data_low or background, found `urgent`",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = Config::from_json5(&text, Path::new(".")).unwrap_err().to_string();
+            // The field, when the error names one, starts the message.
+            let ok = if want.starts_with('`') { e.starts_with(want) } else { e.contains(want) };
+            assert!(ok, "{text}: {e}");
+        }
     }
 }

@@ -23,6 +23,16 @@ pub enum CanError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// Reading a log failed at a line (lines that are not frames are skipped, not errors).
+    #[error("{what}: line {line}: {source}")]
+    Log {
+        /// Which interface (`candump log trip.log`).
+        what: String,
+        /// 1-based line where reading failed.
+        line: usize,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// The interface cannot send (a log replay).
     #[error("{0} is receive-only")]
     ReadOnly(String),

@@ -12,11 +12,18 @@
 //!
 //! The daemon `vbus-can` is a thin `main.rs` over [`run`]; `vbus-can decode` prints a log
 //! decoded in the reference decoder's JSON format (see [`decode_log`]).
+//!
+//! Errors are typed, one enum per kind of operation: [`Error`] (running the bridge, with
+//! [`SchemaError`]), [`DecodeLogError`], [`CanError`] (the interfaces),
+//! [`table::TableError`], and [`vbus::config::ConfigError`] from [`Config`]. Each keeps its cause
+//! as [`std::error::Error::source`], and, like [`vbus::Error`], includes it in its message, which
+//! says what was expected, what was found and where (file, line, bus, message).
 #![warn(missing_docs)]
 
 mod bridge;
 pub mod checksum;
 pub mod config;
+mod error;
 mod frame;
 mod iface;
 mod replay;
@@ -28,6 +35,7 @@ use std::{io::Write, path::Path, time::Duration};
 
 pub use bridge::{BusBridge, BusStats};
 pub use config::{Config, DEFAULT_CONFIG};
+pub use error::{DecodeLogError, Error, SchemaError};
 pub use frame::CanFrame;
 pub use iface::{CanError, CanInterface};
 pub use replay::{CandumpReplay, Pacing};
@@ -35,12 +43,13 @@ pub use socketcan::SocketCan;
 pub use software::SoftwareBus;
 
 /// Run the bridge for every configured bus until `shutdown` resolves (or, with
-/// `exit_at_end`, every replay has ended). Returns each bus' final counters.
+/// `exit_at_end`, every replay has ended). Returns each bus' final counters; the first error of
+/// any bus stops every bus.
 pub async fn run(
     config: Config,
     shutdown: impl std::future::Future<Output = ()>,
-) -> Result<Vec<BusStats>, String> {
-    let node = vbus::Node::open(config.node_config()?).await.map_err(|e| e.to_string())?;
+) -> Result<Vec<BusStats>, Error> {
+    let node = vbus::Node::open(config.node_config()?).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let period = Duration::from_millis(config.stats_period_ms.max(10));
     let mut tasks = tokio::task::JoinSet::new();
@@ -50,19 +59,18 @@ pub async fn run(
         let exit = config.exit_at_end;
         let source = bus.source.clone();
         tasks.spawn(async move {
+            let opened = |source| Error::Source { bus: bus.name.clone(), source };
             let r = match source {
                 config::SourceConfig::Socketcan { interface } => {
-                    bridge
-                        .run(SocketCan::open(&interface).map_err(|e| e.to_string())?, period, exit, stop)
-                        .await
+                    bridge.run(SocketCan::open(&interface).map_err(opened)?, period, exit, stop).await
                 }
                 config::SourceConfig::Candump { path, realtime, rate, looped } => {
-                    let iface = CandumpReplay::open(&path, Pacing { realtime, rate, looped })
-                        .map_err(|e| e.to_string())?;
+                    let iface =
+                        CandumpReplay::open(&path, Pacing { realtime, rate, looped }).map_err(opened)?;
                     bridge.run(iface, period, exit, stop).await
                 }
                 config::SourceConfig::Software { dir } => {
-                    bridge.run(SoftwareBus::join(&dir).map_err(|e| e.to_string())?, period, exit, stop).await
+                    bridge.run(SoftwareBus::join(&dir).map_err(opened)?, period, exit, stop).await
                 }
             };
             r.map(|s| (i, s))
@@ -84,12 +92,12 @@ pub async fn run(
                     let _ = stop_tx.send(true);
                     return Err(e);
                 }
-                Some(Err(e)) => return Err(format!("bridge task failed: {e}")),
+                Some(Err(e)) => return Err(Error::Task(e)),
             },
         }
     }
     results.sort_by_key(|r| r.0);
-    node.close().await.map_err(|e| e.to_string())?;
+    node.close().await?;
     Ok(results.into_iter().map(|r| r.1).collect())
 }
 
@@ -110,16 +118,17 @@ pub struct DecodeSummary {
 
 /// Decode a candump log with a DBC, writing one JSON line per frame to `out` in the format of
 /// the reference decoder (`oracle.py`; `emit_errors` adds its error records). Errors name the
-/// unreadable file.
+/// unreadable file; lines that are not frames are counted ([`DecodeSummary::unparsed`]).
 pub fn decode_log(
     dbc: &Path,
     log: &Path,
     emit_errors: bool,
     out: &mut impl Write,
-) -> Result<DecodeSummary, String> {
-    let db = vbus_dbc::Database::from_file(dbc).map_err(|e| format!("{}: {e}", dbc.display()))?;
+) -> Result<DecodeSummary, DecodeLogError> {
+    let db = vbus_dbc::Database::from_file(dbc)?;
     let plan = db.decode_plan();
-    let reader = vbus_dbc::candump::Reader::open(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let reader = vbus_dbc::candump::Reader::open(log)
+        .map_err(|source| DecodeLogError::OpenLog { path: log.to_owned(), source })?;
     let mut summary = DecodeSummary::default();
     let mut line = String::new();
     for item in reader {
@@ -130,7 +139,9 @@ pub fn decode_log(
                     summary.unparsed += 1;
                     continue;
                 }
-                _ => return Err(format!("{}: {e}", log.display())),
+                vbus_dbc::candump::LogErrorKind::Io(source) => {
+                    return Err(DecodeLogError::ReadLog { path: log.to_owned(), line: e.line, source });
+                }
             },
         };
         summary.frames += 1;
@@ -142,7 +153,7 @@ pub fn decode_log(
         }
         if !line.is_empty() {
             line.push('\n');
-            out.write_all(line.as_bytes()).map_err(|e| format!("writing output: {e}"))?;
+            out.write_all(line.as_bytes()).map_err(DecodeLogError::Output)?;
         }
     }
     Ok(summary)

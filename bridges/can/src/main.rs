@@ -1,4 +1,7 @@
 //! `vbus-can`: the CAN bridge daemon, and `vbus-can decode` for offline decoding.
+//!
+//! Errors are printed once, as `vbus-can: <error>`: the library's errors include their causes in
+//! their messages.
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -31,31 +34,49 @@ fn main() -> ExitCode {
     }
 }
 
-fn value_of(args: &[String], flag: &str) -> Result<Option<PathBuf>, String> {
+/// Why the command failed.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    /// The command line is wrong: what is wrong, then the usage.
+    #[error("{0}\n{USAGE}")]
+    Usage(String),
+    #[error(transparent)]
+    Config(#[from] vbus::config::ConfigError),
+    #[error(transparent)]
+    Bridge(#[from] vbus_can::Error),
+    #[error(transparent)]
+    Decode(#[from] vbus_can::DecodeLogError),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+fn value_of(args: &[String], flag: &str) -> Result<Option<PathBuf>, CliError> {
     match args.iter().position(|a| a == flag) {
         None => Ok(None),
         Some(i) => args
             .get(i + 1)
             .map(|v| Some(PathBuf::from(v)))
-            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}")),
+            .ok_or_else(|| CliError::Usage(format!("{flag} needs a value"))),
     }
 }
 
-fn decode(args: &[String]) -> Result<(), String> {
-    let dbc = value_of(args, "--dbc")?.ok_or_else(|| format!("decode needs --dbc FILE\n{USAGE}"))?;
-    let log = value_of(args, "--log")?.ok_or_else(|| format!("decode needs --log FILE\n{USAGE}"))?;
+fn decode(args: &[String]) -> Result<(), CliError> {
+    let required = |flag: &str| {
+        value_of(args, flag)?.ok_or_else(|| CliError::Usage(format!("decode needs {flag} FILE")))
+    };
+    let (dbc, log) = (required("--dbc")?, required("--log")?);
     let emit_errors = args.iter().any(|a| a == "--emit-errors");
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(QuietPipe(stdout.lock()));
     let summary = vbus_can::decode_log(&dbc, &log, emit_errors, &mut out)?;
-    std::io::Write::flush(&mut out).map_err(|e| e.to_string())?;
+    std::io::Write::flush(&mut out).map_err(vbus_can::DecodeLogError::Output)?;
     eprintln!("{}", serde_json::to_string(&summary).unwrap_or_default());
     Ok(())
 }
 
-fn daemon(args: &[String]) -> Result<(), String> {
+fn daemon(args: &[String]) -> Result<(), CliError> {
     if let Some(unknown) = args.iter().find(|a| a.starts_with('-') && *a != "--config") {
-        return Err(format!("unknown option `{unknown}`\n{USAGE}"));
+        return Err(CliError::Usage(format!("unknown option `{unknown}`")));
     }
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -65,9 +86,9 @@ fn daemon(args: &[String]) -> Result<(), String> {
         .init();
     let config = match value_of(args, "--config")? {
         Some(path) => vbus_can::Config::from_file(&path)?,
-        None => vbus_can::Config::from_json5(vbus_can::DEFAULT_CONFIG, std::path::Path::new("."))?,
+        None => vbus_can::Config::from_json5("{}", std::path::Path::new("."))?,
     };
-    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let rt = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
     rt.block_on(async {
         let shutdown = async {
             let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -82,7 +103,7 @@ fn daemon(args: &[String]) -> Result<(), String> {
         for s in stats {
             println!("{}", serde_json::to_string(&s).unwrap_or_default());
         }
-        Ok(())
+        Ok::<_, CliError>(())
     })
 }
 

@@ -81,11 +81,8 @@ impl CandumpReplay {
                             tracing::warn!(log = %self.path.display(), error = %e, "bad candump line skipped");
                         }
                     }
-                    _ => {
-                        return Err(CanError::Io {
-                            what: self.describe(),
-                            source: std::io::Error::other(e.to_string()),
-                        });
+                    LogErrorKind::Io(source) => {
+                        return Err(CanError::Log { what: self.describe(), line: e.line, source });
                     }
                 },
             }

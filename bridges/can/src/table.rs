@@ -71,12 +71,24 @@ fn int(v: Value) -> i128 {
 
 /// Why a payload could not be read as a message table.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("payload is not a valid {type_name}: {reason}")]
-pub struct TableError {
-    /// The table's type name.
-    pub type_name: String,
-    /// What the verifier found.
-    pub reason: String,
+pub enum TableError {
+    /// Fewer bytes than a FlatBuffer's root offset.
+    #[error("payload is not a valid {type_name}: {len} bytes, too short for a FlatBuffer")]
+    TooShort {
+        /// The table's type name.
+        type_name: String,
+        /// The payload's length.
+        len: usize,
+    },
+    /// The FlatBuffers verifier refused the payload.
+    #[error("payload is not a valid {type_name}: {source}")]
+    Invalid {
+        /// The table's type name.
+        type_name: String,
+        /// What the verifier found, and where.
+        #[source]
+        source: flatbuffers::InvalidFlatbuffer,
+    },
 }
 
 /// Verify `payload` as `spec`'s table and read its fields into signal values.
@@ -84,12 +96,13 @@ pub struct TableError {
 /// Integer and `bool` fields become [`Value::Int`], `float` fields [`Value::F32`], `double` fields
 /// [`Value::Float`]; absent fields are `None` (optional fields) or their default 0.
 pub fn decode(spec: &TableSpec, payload: &[u8], out: &mut [Option<Value>]) -> Result<(), TableError> {
-    let err = |reason: String| TableError { type_name: spec.type_name(), reason };
+    let invalid = |source| TableError::Invalid { type_name: spec.type_name(), source };
     let opts = VerifierOptions::default();
     let mut v = Verifier::new(&opts, payload);
     let root = payload.get(0..4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize);
-    let root = root.ok_or_else(|| err(format!("{} bytes, too short for a FlatBuffer", payload.len())))?;
-    let mut tv = v.visit_table(root).map_err(|e| err(e.to_string()))?;
+    let root =
+        root.ok_or_else(|| TableError::TooShort { type_name: spec.type_name(), len: payload.len() })?;
+    let mut tv = v.visit_table(root).map_err(invalid)?;
     for (i, f) in spec.fields.iter().enumerate() {
         let s = slot(i);
         tv = match f.ty {
@@ -105,7 +118,7 @@ pub fn decode(spec: &TableSpec, payload: &[u8], out: &mut [Option<Value>]) -> Re
             Scalar::F32 => tv.visit_field::<f32>(f.name.clone(), s, false),
             Scalar::F64 => tv.visit_field::<f64>(f.name.clone(), s, false),
         }
-        .map_err(|e| err(e.to_string()))?;
+        .map_err(invalid)?;
     }
     tv.finish();
     // SAFETY: the root table and every field read below were verified just above.
@@ -164,5 +177,10 @@ mod tests {
         for bad in [&[][..], &[1, 2, 3][..], &[0xff; 16][..], &bytes[..bytes.len() - 3]] {
             assert!(decode(spec, bad, &mut back).is_err(), "{bad:?}");
         }
+        let e = decode(spec, &[1, 2], &mut back).unwrap_err();
+        assert_eq!(e, TableError::TooShort { type_name: spec.type_name(), len: 2 });
+        assert_eq!(e.to_string(), "payload is not a valid can.pt.M: 2 bytes, too short for a FlatBuffer");
+        let e = decode(spec, &[0xff; 16], &mut back).unwrap_err();
+        assert!(matches!(e, TableError::Invalid { .. }) && std::error::Error::source(&e).is_some(), "{e:?}");
     }
 }

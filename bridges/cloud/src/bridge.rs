@@ -197,7 +197,12 @@ impl Bridge {
                 let _ = q.reply(q.key_expr().clone(), json).wait();
             })
             .wait()
-            .map_err(|e| Error::Bus(vbus::Error::Zenoh(e.to_string())))?;
+            .map_err(|source| {
+                Error::Bus(vbus::Error::Transport {
+                    what: format!("declare the stats queryable `{key}`"),
+                    source,
+                })
+            })?;
         let stats_task = {
             let (node, hub, store) = (node.clone(), hub.clone(), store.clone());
             let period = Duration::from_millis(config.stats_period_ms);

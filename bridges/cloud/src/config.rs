@@ -4,9 +4,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use vbus::NodeConfig;
-
-use crate::Error;
+use vbus::{
+    NodeConfig,
+    config::{ConfigError, ConfigFile, load},
+};
 
 /// The commented default configuration, as shipped in `DEFAULT_CONFIG.json5`.
 pub const DEFAULT_CONFIG: &str = include_str!("../DEFAULT_CONFIG.json5");
@@ -271,61 +272,37 @@ pub struct AllowedCommand {
 
 impl Default for Config {
     fn default() -> Self {
-        Self::from_json5(DEFAULT_CONFIG).expect("embedded DEFAULT_CONFIG.json5 is valid")
+        Self::from_json5("{}").expect("embedded DEFAULT_CONFIG.json5 is valid")
     }
 }
 
-/// Overlay `user` on `base`: objects merge key by key, anything else replaces.
-fn merge(base: &mut Value, user: Value) {
-    match (base, user) {
-        (Value::Object(b), Value::Object(u)) => {
-            for (k, v) in u {
-                match b.get_mut(&k) {
-                    Some(slot @ Value::Object(_)) if v.is_object() => merge(slot, v),
-                    _ => {
-                        b.insert(k, v);
-                    }
-                }
-            }
-        }
-        (slot, v) => *slot = v,
+impl ConfigFile for Config {
+    const DEFAULT: &'static str = DEFAULT_CONFIG;
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        Config::validate(self)
     }
 }
 
 impl Config {
-    /// Parse JSON5 text, overlaid on the embedded default, and validate it.
-    pub fn from_json5(text: &str) -> Result<Self, Error> {
-        let mut merged: Value =
-            json5::from_str(DEFAULT_CONFIG).map_err(|e| Error::Config(format!("embedded default: {e}")))?;
-        let user: Value = json5::from_str(text).map_err(|e| Error::Config(format!("invalid JSON5: {e}")))?;
-        if !user.is_object() {
-            return Err(Error::Config(format!("expected a JSON5 object at the top level, found {user}")));
-        }
-        merge(&mut merged, user);
-        let cfg: Config = serde_json::from_value(merged).map_err(|e| Error::Config(e.to_string()))?;
-        cfg.validate()?;
-        Ok(cfg)
+    /// Parse JSON5 text, overlaid on the embedded default (see [`vbus::config::load`]), and
+    /// validate it.
+    pub fn from_json5(text: &str) -> Result<Self, ConfigError> {
+        load::from_json5(text)
     }
 
-    /// Read and parse a JSON5 file; errors name the file.
-    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, Error> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Config(format!("{}: cannot read: {e}", path.display())))?;
-        Self::from_json5(&text).map_err(|e| match e {
-            Error::Config(m) => Error::Config(format!("{}: {m}", path.display())),
-            other => other,
-        })
+    /// Read and parse a JSON5 file; errors name the file and the field.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        load::from_file(path)
     }
 
-    /// The vbus node configuration.
-    pub fn node_config(&self) -> Result<NodeConfig, Error> {
-        NodeConfig::from_json5(&Value::Object(self.node.clone()).to_string())
-            .map_err(|e| Error::Config(format!("`node`: {e}")))
+    /// The vbus node configuration (the `node` section over vbus's defaults).
+    pub fn node_config(&self) -> Result<NodeConfig, ConfigError> {
+        NodeConfig::from_value(Value::Object(self.node.clone())).map_err(|e| e.within("node"))
     }
 
     /// The vehicle id: `vehicle_id`, else the node's domain.
-    pub fn vehicle(&self) -> Result<String, Error> {
+    pub fn vehicle(&self) -> Result<String, ConfigError> {
         match &self.vehicle_id {
             Some(v) => Ok(v.clone()),
             None => Ok(self.node_config()?.domain),
@@ -333,60 +310,73 @@ impl Config {
     }
 
     /// Check everything serde cannot: ranges, rule fields per mode, key expressions.
-    pub fn validate(&self) -> Result<(), Error> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let node = self.node_config()?;
-        let bad = |m: String| Err(Error::Config(m));
+        let bad = |field: &str, m: String| Err(ConfigError::at(field, m));
         let vehicle = self.vehicle()?;
         if vehicle.is_empty() || vehicle.contains(['/', '+', '#']) {
-            return bad(format!("`vehicle_id`: expected one MQTT topic level, found `{vehicle}`"));
+            return bad("vehicle_id", format!("expected one MQTT topic level, found `{vehicle}`"));
         }
         let m = &self.mqtt;
         if m.topic_prefix.is_empty() || m.topic_prefix.contains(['+', '#']) {
-            return bad(format!(
-                "`mqtt.topic_prefix`: expected topic levels without wildcards, found `{}`",
-                m.topic_prefix
-            ));
+            return bad(
+                "mqtt.topic_prefix",
+                format!("expected topic levels without wildcards, found `{}`", m.topic_prefix),
+            );
         }
         if m.max_inflight == 0 {
-            return bad("`mqtt.max_inflight`: expected at least 1".into());
+            return bad("mqtt.max_inflight", "expected at least 1, found 0".into());
         }
         if m.reconnect_min_ms == 0 || m.reconnect_max_ms < m.reconnect_min_ms {
-            return bad(format!(
-                "`mqtt.reconnect_min_ms`/`reconnect_max_ms`: expected 0 < min <= max, found {} and {}",
-                m.reconnect_min_ms, m.reconnect_max_ms
-            ));
+            return bad(
+                "mqtt.reconnect_min_ms",
+                format!(
+                    "expected 0 < reconnect_min_ms <= reconnect_max_ms, found {} and {}",
+                    m.reconnect_min_ms, m.reconnect_max_ms
+                ),
+            );
         }
         if let Some(tls) = &m.tls
             && tls.client_cert_file.is_some() != tls.client_key_file.is_some()
         {
-            return bad("`mqtt.tls`: `client_cert_file` and `client_key_file` go together".into());
+            return bad(
+                "mqtt.tls",
+                "`client_cert_file` and `client_key_file` go together, found only one".into(),
+            );
         }
         if !(1..=22).contains(&self.uplink.zstd_level) {
-            return bad(format!("`uplink.zstd_level`: expected 1..=22, found {}", self.uplink.zstd_level));
+            return bad("uplink.zstd_level", format!("expected 1..=22, found {}", self.uplink.zstd_level));
         }
-        if self.uplink.batch_max_samples == 0 || self.uplink.batch_max_bytes == 0 {
-            return bad("`uplink.batch_max_samples` and `batch_max_bytes`: expected at least 1".into());
+        if self.uplink.batch_max_samples == 0 {
+            return bad("uplink.batch_max_samples", "expected at least 1, found 0".into());
+        }
+        if self.uplink.batch_max_bytes == 0 {
+            return bad("uplink.batch_max_bytes", "expected at least 1, found 0".into());
         }
         if self.queue.max_bytes < 4096 {
-            return bad(format!("`queue.max_bytes`: expected at least 4096, found {}", self.queue.max_bytes));
+            return bad("queue.max_bytes", format!("expected at least 4096, found {}", self.queue.max_bytes));
         }
-        if self.queue.commit_max_samples == 0 || self.queue.bus_queue == 0 {
-            return bad("`queue.commit_max_samples` and `queue.bus_queue`: expected at least 1".into());
+        if self.queue.commit_max_samples == 0 {
+            return bad("queue.commit_max_samples", "expected at least 1, found 0".into());
+        }
+        if self.queue.bus_queue == 0 {
+            return bad("queue.bus_queue", "expected at least 1, found 0".into());
         }
         if self.stats_period_ms == 0 {
-            return bad("`stats_period_ms`: expected at least 1".into());
+            return bad("stats_period_ms", "expected at least 1, found 0".into());
         }
         if self.rules.is_empty() {
-            return bad("`rules`: expected at least one rule (nothing would be sent)".into());
+            return bad("rules", "expected at least one rule (nothing would be sent), found none".into());
         }
         let mut names = std::collections::HashSet::new();
-        for r in &self.rules {
+        for (i, r) in self.rules.iter().enumerate() {
+            let at = |field: &str| format!("rules[{i}].{field}");
             let ctx = format!("rule `{}`", r.name);
             if !names.insert(r.name.as_str()) {
-                return bad(format!("{ctx}: duplicate name"));
+                return bad(&at("name"), format!("{ctx}: duplicate name"));
             }
             check_key_expr(&node.domain, &r.keys)
-                .map_err(|e| Error::Config(format!("{ctx}: `keys`: {e}")))?;
+                .map_err(|e| ConfigError::at(at("keys"), format!("{ctx}: {e}")))?;
             let given = [
                 ("period_ms", r.period_ms.is_some()),
                 ("field", r.field.is_some()),
@@ -404,45 +394,52 @@ impl Config {
             };
             for (name, present) in given {
                 if required.contains(&name) && !present {
-                    return bad(format!("{ctx}: mode {} needs `{name}`", r.mode.name()));
+                    return bad(&at(name), format!("{ctx}: mode {} needs `{name}`", r.mode.name()));
                 }
                 if present && !allowed.contains(&name) {
-                    return bad(format!("{ctx}: `{name}` does not apply to mode {}", r.mode.name()));
+                    return bad(
+                        &at(name),
+                        format!("{ctx}: `{name}` does not apply to mode {}", r.mode.name()),
+                    );
                 }
             }
             if r.period_ms == Some(0) {
-                return bad(format!("{ctx}: `period_ms`: expected at least 1"));
+                return bad(&at("period_ms"), format!("{ctx}: expected at least 1, found 0"));
             }
-            if r.deadband.is_some_and(|d| !(d >= 0.0 && d.is_finite())) {
-                return bad(format!("{ctx}: `deadband`: expected a finite number >= 0"));
+            if let Some(d) = r.deadband.filter(|d| !(*d >= 0.0 && d.is_finite())) {
+                return bad(&at("deadband"), format!("{ctx}: expected a finite number >= 0, found {d}"));
             }
             if let Some(f) = &r.field {
-                check_field_path(f).map_err(|e| Error::Config(format!("{ctx}: `field`: {e}")))?;
+                check_field_path(f).map_err(|e| ConfigError::at(at("field"), format!("{ctx}: {e}")))?;
             }
             if let Some(c) = &r.condition {
                 check_key_expr(&node.domain, &c.key)
-                    .map_err(|e| Error::Config(format!("{ctx}: `condition.key`: {e}")))?;
+                    .map_err(|e| ConfigError::at(at("condition.key"), format!("{ctx}: {e}")))?;
                 check_field_path(&c.field)
-                    .map_err(|e| Error::Config(format!("{ctx}: `condition.field`: {e}")))?;
+                    .map_err(|e| ConfigError::at(at("condition.field"), format!("{ctx}: {e}")))?;
                 if !c.value.is_finite() {
-                    return bad(format!("{ctx}: `condition.value`: expected a finite number"));
+                    return bad(
+                        &at("condition.value"),
+                        format!("{ctx}: expected a finite number, found {}", c.value),
+                    );
                 }
             }
         }
         let mut services = std::collections::HashSet::new();
-        for a in &self.commands.allow {
+        for (i, a) in self.commands.allow.iter().enumerate() {
+            let at = |field: &str| format!("commands.allow[{i}].{field}");
             if a.service.is_empty() || a.service.contains(['*', '$', '?', '#']) {
-                return bad(format!("`commands.allow`: `{}`: expected an exact service key", a.service));
+                return bad(&at("service"), format!("expected an exact service key, found `{}`", a.service));
             }
             if !services.insert(a.service.as_str()) {
-                return bad(format!("`commands.allow`: `{}` listed twice", a.service));
+                return bad(&at("service"), format!("`{}` listed twice", a.service));
             }
             if let Some(h) = &a.request_type_hash {
-                parse_hash(h).map_err(|e| Error::Config(format!("`commands.allow` `{}`: {e}", a.service)))?;
+                parse_hash(h).map_err(|e| ConfigError::at(at("request_type_hash"), e))?;
             }
         }
         if self.commands.max_concurrent == 0 {
-            return bad("`commands.max_concurrent`: expected at least 1".into());
+            return bad("commands.max_concurrent", "expected at least 1, found 0".into());
         }
         Ok(())
     }
@@ -530,7 +527,7 @@ mod tests {
         assert!(err("{ commands: { allow: [{ service: 'a', request_type_hash: 'xyz' }] } }").contains("hex"));
         assert!(err("{ node: { mode: 'satellite' } }").contains("satellite"));
         assert!(err("{ vehicle_id: 'a/b' }").contains("one MQTT topic level"));
-        assert!(err("{ mqtt: ").contains("invalid JSON5"));
+        assert!(err("{ mqtt: ").contains("expected valid JSON5"));
         assert!(err("[1]").contains("top level"));
         assert!(err("{ mqtt: { tls: { client_cert_file: 'c.pem' } } }").contains("go together"));
     }

@@ -39,9 +39,9 @@ pub use stats::{CommandStats, Stats, UplinkStats, stats_key};
 /// Errors of the bridge.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The configuration is invalid; the message says what was expected and what was found.
+    /// The configuration is invalid: where, which field, what was expected and what was found.
     #[error("configuration: {0}")]
-    Config(String),
+    Config(#[from] vbus::ConfigError),
     /// The durable queue failed (open, write, lock).
     #[error("queue: {0}")]
     Store(String),

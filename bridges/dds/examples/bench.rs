@@ -7,15 +7,14 @@
 //! - Bridged: vbus node -> vbus-dds -> DDS -> C `echo` -> DDS -> vbus-dds -> vbus node (RTT,
 //!   two bridge crossings); vbus publisher -> vbus-dds -> C `count` (throughput).
 //!
-//! Same Ping/Pong types (schemas/dds_demo.fbs), reliable, 64-byte payload by default.
+//! Same Ping/Pong types (`vbus_test_support::dds`: bus/test-support/schemas/dds/dds_demo.fbs),
+//! reliable, 64-byte payload by default.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use vbus::{Node, NodeConfig};
 use vbus_dds::bridge::{Bridge, BridgeConfig, Direction, LOOPBACK_CONFIG, TopicConfig};
-use vbus_dds::demo::demo::dds::PingT;
-use vbus_dds::demo::topics;
+use vbus_test_support::dds::{SCHEMA_BFBS, build_c_peer, demo::dds::PingT, topics};
 
 fn peer(bin: &std::path::Path, args: &[&str]) -> Command {
     let mut c = Command::new(bin);
@@ -51,8 +50,8 @@ async fn main() {
         args.get(1).copied().unwrap_or(20000),
         args.get(2).copied().unwrap_or(64),
     );
-    let dir = std::env::temp_dir().join(format!("vbus-dds-bench-{}", std::process::id()));
-    let bin = vbus_dds::testing::build_c_peer(&dir).expect("build C peer");
+    let dir = vbus_test_support::TempDir::new("dds-bench");
+    let bin = build_c_peer(dir.path()).unwrap_or_else(|e| panic!("build C peer: {e}"));
     let (r, m, s) = (rounds.to_string(), messages.to_string(), size.to_string());
 
     // DDS to DDS.
@@ -71,15 +70,10 @@ async fn main() {
         .to_string();
 
     // Bridged.
-    let domain = format!("bench{}", std::process::id());
-    let app = Node::open(
-        NodeConfig::named("app").domain(&domain).listen(["tcp/127.0.0.1:0"]).connect([] as [&str; 0]),
-    )
-    .await
-    .unwrap();
-    let ep = app.locators().into_iter().find(|l| l.starts_with("tcp/127.0.0.1:")).unwrap();
-    let bnode = Node::open(
-        NodeConfig::named("dds-bridge").domain(&domain).listen([] as [&str; 0]).connect([ep.as_str()]),
+    let domain = vbus_test_support::unique_domain("dds-bench");
+    let (app, ep) = vbus_test_support::peer_node("app", &domain).await;
+    let bnode = vbus::Node::open(
+        vbus_test_support::peer_config("dds-bridge", &domain, &ep).listen(Vec::<String>::new()),
     )
     .await
     .unwrap();
@@ -96,7 +90,7 @@ async fn main() {
         cyclonedds_config: Some(LOOPBACK_CONFIG.into()),
         topics: vec![topic("dds/ping", Direction::ToDds), topic("dds/pong", Direction::FromDds)],
     };
-    let bridge = Bridge::start(&bnode, vbus_dds::demo::SCHEMA_BFBS, &cfg(42)).unwrap();
+    let bridge = Bridge::start(&bnode, SCHEMA_BFBS, &cfg(42)).unwrap();
     let mut echo = spawn_ready(peer(&bin, &["echo", "60", "0", "42"]));
     let pong = app.subscriber(topics::dds::PONG).create().await.unwrap();
     let mut ping = app.publisher(topics::dds::PING).create().unwrap();
@@ -127,7 +121,7 @@ async fn main() {
     let _ = echo.wait();
     drop(bridge);
 
-    let bridge = Bridge::start(&bnode, vbus_dds::demo::SCHEMA_BFBS, &cfg(43)).unwrap();
+    let bridge = Bridge::start(&bnode, SCHEMA_BFBS, &cfg(43)).unwrap();
     let count = spawn_ready(peer(&bin, &["count", &m, "60", "43"]));
     tokio::time::sleep(Duration::from_secs(1)).await;
     let t = Instant::now();
@@ -151,5 +145,4 @@ async fn main() {
     println!("bridged       latency:    {bridged_rtt}   (vbus -> bridge -> DDS echo -> bridge -> vbus)");
     println!("DDS -> DDS    throughput: {dds_tput}");
     println!("vbus -> DDS   throughput: {bridged_tput}   (publisher done in {pub_secs:.3} s; bridge {st:?})");
-    let _ = std::fs::remove_dir_all(&dir);
 }

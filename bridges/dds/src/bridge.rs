@@ -327,7 +327,10 @@ impl Bridge {
                 }
             })
             .wait()
-            .map_err(|e| vbus::Error::Zenoh(e.to_string()))?;
+            .map_err(|source| vbus::Error::Transport {
+                what: format!("declare the subscriber of `{}`", p.key),
+                source,
+            })?;
         self._subs.push(sub);
         self._tokens.push(node.announce_subscriber(&p.type_name, &p.key)?);
         let (schema, c, stop) = (schema.clone(), counters.clone(), self.stop.clone());

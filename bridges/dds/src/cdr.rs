@@ -478,7 +478,7 @@ mod tests {
     use super::*;
 
     fn schema() -> Schema {
-        Schema::from_bfbs(crate::demo::SCHEMA_BFBS).unwrap()
+        Schema::from_bfbs(vbus_test_support::dds::SCHEMA_BFBS).unwrap()
     }
 
     #[test]

@@ -37,7 +37,9 @@ pub struct Ctx {
 /// The configuration the tool runs with, from the global options.
 pub fn config(g: &Global) -> Result<(NodeConfig, String)> {
     let (mut cfg, source) = match &g.config {
-        Some(path) => (NodeConfig::from_file(path)?, format!("{}", path.display())),
+        Some(path) => {
+            (NodeConfig::from_file(path).map_err(vbus::Error::from)?, format!("{}", path.display()))
+        }
         None => {
             // A tool routes through the router rather than joining the peer mesh.
             let c = NodeConfig { mode: Mode::Client, listen: Some(Vec::new()), ..NodeConfig::default() };

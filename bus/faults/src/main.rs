@@ -18,17 +18,16 @@
 //! `relay` is a userspace TCP forwarder that holds every chunk for `--delay-ms` and drops all its
 //! connections every `--reset-ms`: delay and loss emulation where the kernel has no `sch_netem`.
 
-mod msg;
-
 use std::{collections::BTreeSet, io::Write, process::ExitCode, time::Duration};
 
-use msg::{Seq, SeqT};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
     time::Instant,
 };
 use vbus::{Congestion, Mode, Node, NodeConfig, NodeEvent, QoS, Reliability, Topic};
+// The samples: `seq` numbered 1..=count, `--pad` bytes of `data` (vbus-test-support's payload).
+use vbus_test_support::types::test::{Payload, PayloadArgs, PayloadMsg};
 
 const USAGE: &str = "usage: vbus-faults <router|idle|pub|sub|watch|relay> [--name N] [--listen EP] \
 [--connect EP]... [--topic K] [--count C] [--interval-ms I] [--pad BYTES] [--timeout-s S] \
@@ -94,7 +93,7 @@ macro_rules! say {
     }};
 }
 
-fn node_config(a: &Args, mode: Mode) -> Result<NodeConfig, vbus::Error> {
+fn node_config(a: &Args, mode: Mode) -> Result<NodeConfig, vbus::config::ConfigError> {
     let text = format!(
         r#"{{
             name: {name:?}, domain: "faults", mode: {mode:?},
@@ -123,7 +122,7 @@ fn ecu_mode() -> Mode {
     }
 }
 
-fn topic(a: &Args) -> Topic<Seq> {
+fn topic(a: &Args) -> Topic<PayloadMsg> {
     let key: &'static str = Box::leak(a.topic.clone().into_boxed_str());
     Topic::new(key).with_qos(
         QoS::new()
@@ -183,14 +182,17 @@ async fn run(a: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
 async fn publish(a: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let node = Node::open(node_config(&a, ecu_mode())?).await?;
     let topic = topic(&a);
-    let (count, interval, pad) = (a.count, Duration::from_millis(a.interval_ms), "x".repeat(a.pad));
+    let (count, interval, pad) = (a.count, Duration::from_millis(a.interval_ms), vec![b'x'; a.pad]);
     // `Block` may wait on a full transport queue: publish from a plain thread, not the runtime.
     let (publisher, node2) = (node.publisher(topic).create()?, node.clone());
     let done = tokio::task::spawn_blocking(move || -> Result<(), vbus::PublishError> {
         let mut publisher = publisher;
         let start = std::time::Instant::now();
         for seq in 1..=count {
-            publisher.publish(&SeqT { seq, pad: pad.clone() })?;
+            publisher.publish_with(|fbb| {
+                let data = Some(fbb.create_vector(&pad));
+                Payload::create(fbb, &PayloadArgs { seq, t_ns: 0, data })
+            })?;
             if let Some(d) = (start + interval * seq as u32).checked_duration_since(std::time::Instant::now())
             {
                 std::thread::sleep(d);

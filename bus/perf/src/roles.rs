@@ -112,7 +112,7 @@ impl Opts {
             })
             .encoding(if self.mimic || self.encoding {
                 zenoh::bytes::Encoding::from(vbus::wire::encoding(
-                    <payload::Payload as vbus::Message>::TYPE_NAME,
+                    <payload::PayloadMsg as vbus::Message>::TYPE_NAME,
                 ))
             } else {
                 zenoh::bytes::Encoding::default()

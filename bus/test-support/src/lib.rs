@@ -1,5 +1,6 @@
 //! What vbus's integration tests, benches and examples share: unique domains, loopback nodes,
-//! the watchdog and polling helpers, temporary directories, and the child-process harness.
+//! the watchdog and polling helpers, temporary directories, the child-process harness, and the
+//! DDS demo topics with their independent C peer ([`dds`]).
 //! One copy here instead of one per test crate (`publish = false`: dev-only).
 //!
 //! Every node made here talks over `127.0.0.1` only: ephemeral listen ports, explicit connect
@@ -29,6 +30,8 @@ pub mod types {
         vbus::include_topics!("speed_v2");
     }
 }
+
+pub mod dds;
 
 /// Longest a test waits for any one thing before failing (a watchdog, not a speed assertion).
 pub const WATCHDOG: Duration = Duration::from_secs(60);

@@ -1,10 +1,15 @@
-//! Node configuration (JSON5), with an embedded, commented default.
+//! Node configuration (JSON5), with an embedded, commented default, read through [`load`]: the
+//! one loader of vbus and its bridges.
 
 use std::{fmt, path::Path};
 
 use serde::Deserialize;
 
-use crate::{Error, topic::validate_key};
+pub mod load;
+
+pub use load::{ConfigError, ConfigFile};
+
+use crate::topic::validate_key;
 
 /// The commented default configuration, as shipped in `DEFAULT_CONFIG.json5`.
 pub const DEFAULT_CONFIG: &str = include_str!("../DEFAULT_CONFIG.json5");
@@ -89,7 +94,15 @@ pub const DEFAULT_ROUTER_ENDPOINT: &str = "tcp/127.0.0.1:7447";
 
 impl Default for NodeConfig {
     fn default() -> Self {
-        Self::from_json5(DEFAULT_CONFIG).expect("embedded DEFAULT_CONFIG.json5 is valid")
+        Self::from_json5("{}").expect("embedded DEFAULT_CONFIG.json5 is valid")
+    }
+}
+
+impl ConfigFile for NodeConfig {
+    const DEFAULT: &'static str = DEFAULT_CONFIG;
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        NodeConfig::validate(self)
     }
 }
 
@@ -169,70 +182,58 @@ impl NodeConfig {
         self
     }
 
-    /// Parse JSON5 text. Missing fields take the defaults of `DEFAULT_CONFIG.json5`.
-    pub fn from_json5(text: &str) -> Result<Self, Error> {
-        // Overlay the text on the defaults at the top level, so a file may give only what it changes.
-        let mut merged: serde_json::Map<String, serde_json::Value> = if text.as_ptr()
-            == DEFAULT_CONFIG.as_ptr()
-        {
-            serde_json::Map::new()
-        } else {
-            json5::from_str(DEFAULT_CONFIG).map_err(|e| Error::Config(format!("embedded default: {e}")))?
-        };
-        let user: serde_json::Value =
-            json5::from_str(text).map_err(|e| Error::Config(format!("invalid JSON5: {e}")))?;
-        let serde_json::Value::Object(user) = user else {
-            return Err(Error::Config(format!(
-                "expected a JSON5 object at the top level, found {}",
-                kind(&user)
-            )));
-        };
-        merged.extend(user);
-        let cfg: NodeConfig = serde_json::from_value(serde_json::Value::Object(merged))
-            .map_err(|e| Error::Config(e.to_string()))?;
-        cfg.validate()?;
-        Ok(cfg)
+    /// Parse JSON5 text. Missing fields take the defaults of `DEFAULT_CONFIG.json5` (objects
+    /// merge field by field, see [`load`]).
+    pub fn from_json5(text: &str) -> Result<Self, ConfigError> {
+        load::from_json5(text)
     }
 
-    /// Read and parse a JSON5 file; errors name the file.
-    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, Error> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Config(format!("{}: cannot read: {e}", path.display())))?;
-        Self::from_json5(&text).map_err(|e| match e {
-            Error::Config(m) => Error::Config(format!("{}: {m}", path.display())),
-            other => other,
-        })
+    /// Read and parse a JSON5 file; errors name the file and the field.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        load::from_file(path)
+    }
+
+    /// A node configuration already parsed, e.g. the `node` section of a bridge's file (errors
+    /// name the field from that section: prefix them with [`ConfigError::within`]).
+    pub fn from_value(value: serde_json::Value) -> Result<Self, ConfigError> {
+        load::from_value(value)
     }
 
     /// Check names and endpoints.
-    pub fn validate(&self) -> Result<(), Error> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         for (what, v) in [("name", &self.name), ("domain", &self.domain)] {
-            validate_key(v).map_err(|e| Error::Config(format!("`{what}`: {e}")))?;
+            validate_key(v).map_err(|e| ConfigError::at(what, e))?;
             if v.contains('/') {
-                return Err(Error::Config(format!(
-                    "`{what}`: expected a single key chunk, found `{v}` with `/`"
-                )));
+                return Err(ConfigError::at(
+                    what,
+                    format!("expected a single key chunk, found `{v}` with `/`"),
+                ));
             }
         }
         if let Some(a) = &self.access {
-            a.validate().map_err(Error::Config)?;
+            a.validate().map_err(|e| ConfigError::at("access", e))?;
         }
         if let Some(t) = &self.tls {
             if t.cert.is_some() != t.key.is_some() {
-                return Err(Error::Config("tls: expected both `cert` and `key`, found only one".into()));
+                return Err(ConfigError::at("tls", "expected both `cert` and `key`, found only one"));
             }
-            for f in [Some(&t.ca), t.cert.as_ref(), t.key.as_ref()].into_iter().flatten() {
-                if !Path::new(f).is_file() {
-                    return Err(Error::Config(format!("tls: file `{f}` does not exist")));
+            for (field, f) in [("ca", Some(&t.ca)), ("cert", t.cert.as_ref()), ("key", t.key.as_ref())] {
+                if let Some(f) = f.filter(|f| !Path::new(f).is_file()) {
+                    return Err(ConfigError::at(
+                        format!("tls.{field}"),
+                        format!("file `{f}` does not exist"),
+                    ));
                 }
             }
         }
-        for ep in self.listen.iter().flatten().chain(self.connect.iter().flatten()) {
-            if !ep.contains('/') {
-                return Err(Error::Config(format!(
-                    "endpoint `{ep}`: expected `<protocol>/<address>`, e.g. `tcp/127.0.0.1:7447`"
-                )));
+        for (field, eps) in [("listen", &self.listen), ("connect", &self.connect)] {
+            for (i, ep) in eps.iter().flatten().enumerate() {
+                if !ep.contains('/') {
+                    return Err(ConfigError::at(
+                        format!("{field}[{i}]"),
+                        format!("expected `<protocol>/<address>`, e.g. `tcp/127.0.0.1:7447`, found `{ep}`"),
+                    ));
+                }
             }
         }
         Ok(())
@@ -266,11 +267,11 @@ impl NodeConfig {
     }
 
     /// The zenoh configuration this node opens its session with.
-    pub fn to_zenoh(&self) -> Result<zenoh::Config, Error> {
+    pub fn to_zenoh(&self) -> Result<zenoh::Config, ConfigError> {
         let mut c = zenoh::Config::default();
         let mut set = |k: &str, v: serde_json::Value| {
             c.insert_json5(k, &v.to_string())
-                .map_err(|e| Error::Config(format!("zenoh option `{k}` = {v}: {e}")))
+                .map_err(|e| ConfigError::at("zenoh", format!("zenoh option `{k}` = {v}: {e}")))
         };
         set("mode", serde_json::json!(self.mode.to_string()))?;
         set("listen/endpoints", serde_json::json!(self.effective_listen()))?;
@@ -307,10 +308,10 @@ impl NodeConfig {
 
 /// Insert `v` at `path`, descending into objects so that `{a: {b: 1}}` sets only `a/b`.
 fn merge_into(
-    set: &mut impl FnMut(&str, serde_json::Value) -> Result<(), Error>,
+    set: &mut impl FnMut(&str, serde_json::Value) -> Result<(), ConfigError>,
     path: &str,
     v: &serde_json::Value,
-) -> Result<(), Error> {
+) -> Result<(), ConfigError> {
     match v {
         serde_json::Value::Object(m) if !m.is_empty() => {
             for (k, sub) in m {
@@ -319,17 +320,6 @@ fn merge_into(
             Ok(())
         }
         other => set(path, other.clone()),
-    }
-}
-
-fn kind(v: &serde_json::Value) -> &'static str {
-    match v {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
     }
 }
 
@@ -390,7 +380,11 @@ mod tests {
         let e = NodeConfig::from_json5("[1]").unwrap_err().to_string();
         assert!(e.contains("found an array"), "{e}");
         let e = NodeConfig::from_json5("{ name: ").unwrap_err().to_string();
-        assert!(e.contains("invalid JSON5"), "{e}");
+        assert!(e.contains("expected valid JSON5"), "{e}");
+        let e = NodeConfig::from_json5("{ connect: ['tcp/127.0.0.1:1', 'x'] }").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("connect[1]"), "{e}");
+        let e = NodeConfig::from_json5("{ tls: { ca: 7 } }").unwrap_err();
+        assert!(e.to_string().starts_with("`tls.ca`: invalid type"), "{e}");
         let e = NodeConfig::from_json5("{ zenoh: { mode: 'nonsense' } }").unwrap().to_zenoh().unwrap_err();
         assert!(e.to_string().contains("mode"), "{e}");
     }

@@ -5,23 +5,40 @@ use std::time::Duration;
 /// Setup errors: opening a node, declaring endpoints, bad configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The configuration is invalid; the message says what was expected and what was found.
+    /// The configuration is invalid: where, which field, what was expected and what was found.
     #[error("configuration: {0}")]
-    Config(String),
+    Config(#[from] crate::config::ConfigError),
     /// A topic or service key is invalid.
     #[error("invalid key: {0}")]
     Key(String),
-    /// The transport refused an operation.
-    #[error("zenoh: {0}")]
-    Zenoh(String),
+    /// The transport (zenoh) refused an operation; `source` is zenoh's error.
+    #[error("{what}: {source}")]
+    Transport {
+        /// What vbus was doing ("declare the publisher of `vehicle/...`").
+        what: String,
+        /// zenoh's error.
+        #[source]
+        source: zenoh::Error,
+    },
+    /// The same-host path (shared memory) could not be set up where it had to be.
+    #[error("{what}: {source}")]
+    SharedMemory {
+        /// What vbus was doing.
+        what: String,
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The node's access policy forbids this endpoint.
     #[error("access policy: {0}")]
     AccessDenied(String),
 }
 
 impl Error {
-    pub(crate) fn zenoh(e: impl std::fmt::Display) -> Self {
-        Self::Zenoh(e.to_string())
+    /// zenoh refused `what`.
+    pub(crate) fn transport(what: impl Into<String>) -> impl FnOnce(zenoh::Error) -> Self {
+        let what = what.into();
+        move |source| Self::Transport { what, source }
     }
 }
 
@@ -47,12 +64,13 @@ pub enum PublishError {
         node: String,
     },
     /// The transport refused the sample (session closed, access denied, ...).
-    #[error("publish on `{key}` refused by the transport: {reason}")]
+    #[error("publish on `{key}` refused by the transport: {source}")]
     Transport {
         /// Topic key.
         key: String,
-        /// Transport message.
-        reason: String,
+        /// zenoh's error.
+        #[source]
+        source: zenoh::Error,
     },
 }
 

@@ -37,7 +37,7 @@
 //! ```
 #![warn(missing_docs)]
 
-mod config;
+pub mod config;
 mod error;
 mod event;
 mod field;
@@ -56,7 +56,7 @@ mod topic;
 mod tx;
 pub mod wire;
 
-pub use config::{DEFAULT_CONFIG, DEFAULT_ROUTER_ENDPOINT, Mode, NodeConfig};
+pub use config::{ConfigError, DEFAULT_CONFIG, DEFAULT_ROUTER_ENDPOINT, Mode, NodeConfig};
 pub use error::{CallError, Closed, Error, PublishError};
 pub use event::{E2eViolation, RejectReason, TopicEvent};
 pub use field::{FieldClient, FieldOwner};

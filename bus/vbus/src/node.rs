@@ -82,19 +82,17 @@ impl Node {
     pub async fn open(config: NodeConfig) -> Result<Self, Error> {
         config.validate()?;
         let zcfg = config.to_zenoh()?;
-        let session = zenoh::open(zcfg).await.map_err(|e| {
-            Error::Zenoh(format!(
-                "cannot open a {} session (listen {:?}, connect {:?}): {e}",
-                config.mode,
-                config.effective_listen(),
-                config.effective_connect()
-            ))
-        })?;
+        let session = zenoh::open(zcfg).await.map_err(Error::transport(format!(
+            "cannot open a {} session (listen {:?}, connect {:?})",
+            config.mode,
+            config.effective_listen(),
+            config.effective_connect()
+        )))?;
         let token = session
             .liveliness()
             .declare_token(wire::node_key(&config.domain, &config.name))
             .await
-            .map_err(Error::zenoh)?;
+            .map_err(Error::transport("declare the node's liveliness token"))?;
         let (local, local_path) = if !config.wants_shared_memory() {
             (None, LocalPath::Disabled)
         } else {
@@ -244,7 +242,7 @@ impl Node {
             .liveliness()
             .get(wire::node_key(self.domain(), "*"))
             .await
-            .map_err(Error::zenoh)?;
+            .map_err(Error::transport("query the live nodes"))?;
         let mut names = Vec::new();
         while let Ok(r) = replies.recv_async().await {
             if let Ok(s) = r.into_result() {
@@ -274,7 +272,7 @@ impl Node {
                 let _ = tx.send(ev);
             })
             .await
-            .map_err(Error::zenoh)?;
+            .map_err(Error::transport("watch the nodes' liveliness"))?;
         Ok(NodeWatcher { rx, _sub: sub })
     }
 
@@ -353,7 +351,7 @@ impl Node {
                     }
                 })
                 .wait()
-                .map_err(Error::zenoh)?;
+                .map_err(Error::transport(format!("declare the schema queryable of `{type_name}`")))?;
             *q = Some(queryable);
         }
         Ok(())
@@ -367,7 +365,7 @@ impl Node {
             .get(wire::schema_key(self.domain(), type_name))
             .timeout(std::time::Duration::from_millis(self.inner.config.history_timeout_ms))
             .await
-            .map_err(Error::zenoh)?;
+            .map_err(Error::transport(format!("query the schema of `{type_name}`")))?;
         while let Ok(r) = replies.recv_async().await {
             if let Ok(s) = r.into_result() {
                 let hash = s
@@ -392,8 +390,13 @@ impl Node {
         for publisher in [true, false] {
             let role = if publisher { "@pub" } else { "@sub" };
             let prefix = format!("{}/{}/{role}/", wire::KEY_PREFIX, self.domain());
-            let replies =
-                self.inner.session.liveliness().get(format!("{prefix}**")).await.map_err(Error::zenoh)?;
+            let replies = self
+                .inner
+                .session
+                .liveliness()
+                .get(format!("{prefix}**"))
+                .await
+                .map_err(Error::transport(format!("query the {role} tokens")))?;
             while let Ok(r) = replies.recv_async().await {
                 let Ok(s) = r.into_result() else { continue };
                 let rest = s.key_expr().as_str().strip_prefix(&prefix).unwrap_or_default();
@@ -438,16 +441,16 @@ impl Node {
             .liveliness()
             .declare_token(wire::endpoint_token_key(self.domain(), publisher, self.name(), type_name, key))
             .wait()
-            .map_err(Error::zenoh)
+            .map_err(Error::transport(format!("declare the liveliness token of `{key}`")))
     }
 
     /// Withdraw the liveliness token and close the session. Other nodes see this node `Down`.
     pub async fn close(self) -> Result<(), Error> {
         let token = self.inner.token.lock().expect("token lock").take();
         if let Some(t) = token {
-            t.undeclare().await.map_err(Error::zenoh)?;
+            t.undeclare().await.map_err(Error::transport("withdraw the node's liveliness token"))?;
         }
-        self.inner.session.close().await.map_err(Error::zenoh)
+        self.inner.session.close().await.map_err(Error::transport("close the session"))
     }
 }
 

@@ -169,7 +169,7 @@ impl Tx {
             .express(qos.express)
             .reliability(qos.zenoh_reliability())
             .wait()
-            .map_err(Error::zenoh)?;
+            .map_err(Error::transport(format!("declare the publisher of `{key}`")))?;
         let stats = node.register(Role::Publisher, key, stats_type);
         let history = if qos.history > 0 {
             let ring: History = Arc::new(Mutex::new(VecDeque::with_capacity(qos.history as usize)));
@@ -188,7 +188,7 @@ impl Tx {
                     }
                 })
                 .wait()
-                .map_err(Error::zenoh)?;
+                .map_err(Error::transport(format!("declare the history queryable of `{key}`")))?;
             Some((ring, queryable))
         } else {
             None
@@ -315,7 +315,7 @@ impl Tx {
                     .put(payload)
                     .attachment(attachment)
                     .wait()
-                    .map_err(|e| PublishError::Transport { key: self.key.clone(), reason: e.to_string() })?;
+                    .map_err(|source| PublishError::Transport { key: self.key.clone(), source })?;
             }
         }
         // Back-pressure can only happen on Block topics. Without a zenoh put, the shared-memory

@@ -101,7 +101,7 @@ impl RawSubscriber {
                 send_drop_oldest(&tx, &drain, raw, &counters.dropped);
             })
             .wait()
-            .map_err(Error::zenoh)?;
+            .map_err(Error::transport(format!("declare the raw subscriber of `{key_expr}`")))?;
         Ok(Self { rx, stats, _sub: sub, _token: token })
     }
 

@@ -6,7 +6,7 @@ use flatbuffers::{FlatBufferBuilder, WIPOffset};
 use zenoh::{Wait, bytes::ZBytes, query::Query};
 
 use crate::{
-    CallError, Closed, Error, Message, Pack, Service, TopicStats,
+    CallError, Closed, Error, Message, Pack, PublishError, Service, TopicStats,
     message::verify,
     node::Node,
     sample::{Payload, Sample},
@@ -60,7 +60,7 @@ impl<Req: Message, Rep: Message> ServiceServer<Req, Rep> {
                 }
             })
             .wait()
-            .map_err(Error::zenoh)?;
+            .map_err(Error::transport(format!("declare the service `{}`", service.key())))?;
         // Tools find the service (its request table declares `vbus_service`) and encode and decode
         // calls through these, as they do for published types.
         node.serve_schema::<Req>()?;
@@ -135,12 +135,12 @@ impl<Req: Message, Rep: Message> Request<Req, Rep> {
     }
 
     /// Reply with a value that packs itself as `Rep`.
-    pub fn reply(self, value: &impl Pack<Rep>) -> Result<(), Error> {
+    pub fn reply(self, value: &impl Pack<Rep>) -> Result<(), PublishError> {
         self.reply_with(|fbb| value.pack(fbb))
     }
 
     /// Reply with a `Rep` built in place.
-    pub fn reply_with<F>(mut self, build: F) -> Result<(), Error>
+    pub fn reply_with<F>(mut self, build: F) -> Result<(), PublishError>
     where
         F: for<'b> FnOnce(&mut FlatBufferBuilder<'b>) -> WIPOffset<Rep::View<'b>>,
     {
@@ -160,7 +160,10 @@ impl<Req: Message, Rep: Message> Request<Req, Rep> {
             .encoding(wire::encoding(Rep::TYPE_NAME))
             .attachment(header.encode().to_vec())
             .wait()
-            .map_err(Error::zenoh)?;
+            .map_err(|source| PublishError::Transport {
+                key: self.query.key_expr().as_str().to_owned(),
+                source,
+            })?;
         self.answered = true;
         Counters::inc(&self.stats.sent);
         Ok(())

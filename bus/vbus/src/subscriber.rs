@@ -128,15 +128,16 @@ impl<T: Message> SubscriberBuilder<'_, T> {
                         ing.on_sample(Some(att), payload);
                     },
                 )
-                .map_err(|e| {
-                    Error::Zenoh(format!("cannot start the shared-memory reader of `{key}`: {e}"))
+                .map_err(|e| Error::SharedMemory {
+                    what: format!("cannot start the shared-memory reader of `{key}`"),
+                    source: e.into(),
                 })?;
                 let token = node
                     .session()
                     .liveliness()
                     .declare_token(wire::local_token_key(node.domain(), tag, node.name(), T::TYPE_NAME, key))
                     .wait()
-                    .map_err(Error::zenoh)?;
+                    .map_err(Error::transport(format!("declare the same-host token of `{key}`")))?;
                 Some(Reader { _thread: thread, _token: token })
             }
             None => None,
@@ -147,7 +148,7 @@ impl<T: Message> SubscriberBuilder<'_, T> {
             .declare_subscriber(wire::data_key(node.domain(), key))
             .callback(move |s| live.on_zenoh(&s))
             .wait()
-            .map_err(Error::zenoh)?;
+            .map_err(Error::transport(format!("declare the subscriber of `{key}`")))?;
         if self.qos.history > 0 {
             let replies = node
                 .session()
@@ -156,7 +157,7 @@ impl<T: Message> SubscriberBuilder<'_, T> {
                 .consolidation(zenoh::query::ConsolidationMode::None)
                 .timeout(Duration::from_millis(node.config().history_timeout_ms))
                 .await
-                .map_err(Error::zenoh)?;
+                .map_err(Error::transport(format!("query the history of `{key}`")))?;
             let mut stored = Vec::new();
             while let Ok(reply) = replies.recv_async().await {
                 if let Ok(s) = reply.into_result() {

@@ -3,6 +3,7 @@
 mod conformance;
 mod decode_cli;
 mod end_to_end;
+mod errors;
 
 use std::{path::PathBuf, time::Duration};
 

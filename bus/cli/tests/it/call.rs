@@ -1,7 +1,7 @@
 //! `vbus call`: a service found through served schemas, request and reply as JSON.
 
 use serde_json::json;
-use vbus_examples::{demo::vehicle::DriveMode, topics};
+use vbus_demo_types::{demo::vehicle::DriveMode, topics};
 
 use crate::harness::*;
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use vbus::{Message, wire};
-use vbus_examples::demo::vehicle::VehicleSpeedMsg;
+use vbus_demo_types::demo::vehicle::VehicleSpeedMsg;
 
 use crate::harness::*;
 

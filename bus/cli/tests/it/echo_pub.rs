@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 use vbus::Message;
-use vbus_examples::demo::vehicle::VehicleSpeedMsg;
+use vbus_demo_types::demo::vehicle::VehicleSpeedMsg;
 
 use crate::{child::speed_of, harness::*};
 

@@ -180,7 +180,7 @@ pub fn vehicle_bfbs() -> String {
         .join(format!("vbus-cli-vehicle-{}.bfbs", std::process::id()));
     if !path.exists() {
         let tmp = path.with_extension(unique_domain("tmp"));
-        std::fs::write(&tmp, vbus_examples::SCHEMA_BFBS).unwrap();
+        std::fs::write(&tmp, vbus_demo_types::SCHEMA_BFBS).unwrap();
         std::fs::rename(&tmp, &path).unwrap();
     }
     path.to_str().unwrap().to_owned()

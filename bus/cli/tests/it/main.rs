@@ -2,7 +2,7 @@
 //!
 //! Every test runs the real `vbus` executable against nodes in other processes: an in-test
 //! router on an ephemeral loopback port, helper nodes that are this test binary re-executed with
-//! `VBUS_CLI_CHILD_ROLE` (`child.rs`), and in-test peers that check what `vbus` published.
+//! `VBUS_CHILD_ROLE` (`child.rs`), and in-test peers that check what `vbus` published.
 //! Every process uses explicit 127.0.0.1 endpoints; every wait has a watchdog.
 
 mod call;

@@ -22,7 +22,7 @@ async fn hz_and_bw_measure_a_live_topic() {
 
     // Every speed sample has the same size: what the generated code packs.
     let mut fbb = FlatBufferBuilder::new();
-    let root = Pack::<vbus_examples::demo::vehicle::VehicleSpeedMsg>::pack(&speed_of(7), &mut fbb);
+    let root = Pack::<vbus_demo_types::demo::vehicle::VehicleSpeedMsg>::pack(&speed_of(7), &mut fbb);
     fbb.finish_minimal(root);
     let size = fbb.finished_data().len() as f64;
     let bw =

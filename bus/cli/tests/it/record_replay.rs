@@ -5,7 +5,7 @@ use std::{path::Path, process::Command, time::Duration};
 
 use serde_json::Value;
 use vbus::{Message, RawSample, flatbuffers};
-use vbus_examples::{
+use vbus_demo_types::{
     demo::vehicle::{BatteryStateMsg, VehicleSpeed, VehicleSpeedMsg},
     topics,
 };

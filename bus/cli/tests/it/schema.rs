@@ -1,7 +1,7 @@
 //! `vbus schema`: definitions from the served `.bfbs`.
 
 use vbus::Message;
-use vbus_examples::demo::vehicle::{SetDriveModeMsg, VehicleSpeedMsg};
+use vbus_demo_types::demo::vehicle::{SetDriveModeMsg, VehicleSpeedMsg};
 
 use crate::harness::*;
 

@@ -12,7 +12,7 @@ fn err(s: &Schema, ty: &str, v: serde_json::Value) -> String {
 
 #[test]
 fn messages_name_path_expectation_and_finding() {
-    let s = Schema::from_bfbs(vbus_examples::SCHEMA_BFBS).unwrap();
+    let s = Schema::from_bfbs(vbus_demo_types::SCHEMA_BFBS).unwrap();
     let speed = "demo.vehicle.VehicleSpeed";
     assert_eq!(err(&s, speed, json!({"kph": "fast"})), r#"$.kph: expected float, found string "fast""#);
     assert_eq!(

@@ -1,10 +1,12 @@
-//! Against vbus-codegen: real generated types, their embedded `.bfbs` and type hashes.
+//! Against vbus-codegen: real generated types, their embedded `.bfbs` and type hashes. The demo's
+//! schema and codegen's representative one (every FlatBuffers construct) come from
+//! vbus-demo-types, the suites' `test.Speed` from vbus-test-support.
 
 use serde_json::json;
 use vbus::{Message, Pack, flatbuffers};
-use vbus_codegen_tests::vehicle::vehicle as cg;
-use vbus_examples::demo::vehicle as demo;
+use vbus_demo_types::{codegen_sample::vehicle as cg, demo::vehicle as demo};
 use vbus_reflect::{Schema, decode_to_json, encode_from_json};
+use vbus_test_support::types::{self as speed, test};
 
 fn pack<M: Message, P: Pack<M>>(v: &P) -> Vec<u8> {
     let mut fbb = flatbuffers::FlatBufferBuilder::new();
@@ -35,20 +37,25 @@ fn hash_matches<M: Message>(whole_file: &[u8]) {
 
 #[test]
 fn type_hashes_match_what_codegen_compiled() {
-    let demo_file = vbus_examples::SCHEMA_BFBS;
+    let demo_file = vbus_demo_types::SCHEMA_BFBS;
     hash_matches::<demo::VehicleSpeedMsg>(demo_file);
     hash_matches::<demo::BatteryStateMsg>(demo_file);
     hash_matches::<demo::DriveModeStateMsg>(demo_file);
     hash_matches::<demo::SetDriveModeMsg>(demo_file);
     hash_matches::<demo::SetDriveModeReplyMsg>(demo_file);
     // Enums, bit flags, structs, unions, vectors of tables, optional scalars, namespaces.
-    let cg_file = vbus_codegen_tests::vehicle::SCHEMA_BFBS;
+    let cg_file = vbus_demo_types::codegen_sample::SCHEMA_BFBS;
     hash_matches::<cg::chassis::VehicleSpeedMsg>(cg_file);
     hash_matches::<cg::chassis::WheelSpeedsMsg>(cg_file);
     hash_matches::<cg::chassis::DiagnosticMsg>(cg_file);
     hash_matches::<cg::body::LockRequestMsg>(cg_file);
     hash_matches::<cg::body::LockReplyMsg>(cg_file);
     hash_matches::<cg::body::DoorStateMsg>(cg_file);
+    // Defaults, a nested table, a struct, an optional scalar; and the same type name under a
+    // changed schema, which must hash differently.
+    hash_matches::<test::SpeedMsg>(speed::SCHEMA_BFBS);
+    hash_matches::<speed::v2::test::SpeedMsg>(speed::v2::SCHEMA_BFBS);
+    assert_ne!(test::SpeedMsg::TYPE_HASH, speed::v2::test::SpeedMsg::TYPE_HASH);
 }
 
 /// Generated value -> bytes -> JSON -> bytes -> generated value, and the JSON is as expected.
@@ -100,6 +107,22 @@ fn generated_payloads_round_trip_through_json() {
         json!({"rpm": [1.0, 2.5, -0.0], "tire_temp_c": null, "position": {"x": 1.0, "y": -2.0, "z": 3.5},
                "names": ["fl", ""], "samples": [{"id": 1, "value": 2.0}, {"id": 0, "value": 1.5}]}),
     );
+    round_trip::<test::SpeedMsg, _>(
+        &test::SpeedT {
+            kph: 12.5,
+            count: 7,
+            label: Some("fl".into()),
+            engine: Some(Box::new(test::EngineT { rpm: 3000, temp: -40 })),
+            pos: Some(test::Vec2T { x: 1.0, y: -2.5 }),
+            gear: 3,
+            odo: 1234.5,
+            ready: true,
+            limit: Some(-1),
+        },
+        |b| flatbuffers::root::<test::Speed<'_>>(b).unwrap().unpack(),
+        json!({"kph": 12.5, "count": 7, "label": "fl", "engine": {"rpm": 3000, "temp": -40},
+               "pos": {"x": 1.0, "y": -2.5}, "gear": 3, "odo": 1234.5, "ready": true, "limit": -1}),
+    );
     let header = cg::common::HeaderT { stamp_ns: 5, frame: Some("base".into()) };
     let s = schema::<cg::chassis::DiagnosticMsg>();
     let union = s.enum_named("vehicle.chassis.Detail").unwrap();
@@ -127,7 +150,7 @@ fn json_written_by_hand_reaches_generated_code() {
     let view = flatbuffers::root::<demo::VehicleSpeed<'_>>(&bytes).unwrap();
     assert_eq!((view.kph(), view.odometer_m()), (88.0, 0.0));
     // The demo's service request, found through its schema attributes as the CLI does.
-    let s = Schema::from_bfbs(vbus_examples::SCHEMA_BFBS).unwrap();
+    let s = Schema::from_bfbs(vbus_demo_types::SCHEMA_BFBS).unwrap();
     let req = s.find_by_attribute("vbus_service", "body/set_drive_mode").next().expect("service table");
     assert_eq!(req.name, "demo.vehicle.SetDriveMode");
     assert_eq!(req.attr("vbus_reply"), Some("SetDriveModeReply"));

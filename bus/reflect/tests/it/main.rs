@@ -1,7 +1,7 @@
 //! Integration tests of vbus-reflect (one binary).
 //!
 //! Reference data comes from flatc 23.5.26 (`tests/data`, see `regen.sh`) and from types that
-//! vbus-codegen generated (`vbus-examples`, `vbus-codegen-tests`), so the decoder, the encoder and
+//! vbus-codegen generated (`vbus-demo-types`, `vbus-test-support`), so the decoder, the encoder and
 //! the type hash are checked against implementations other than their own.
 
 mod errors;

@@ -2,9 +2,8 @@
 //!
 //! The examples are built next to this test by `cargo test -p vbus-examples` (cargo builds a
 //! package's examples when it tests it): `target/<profile>/examples/<name>`, while this test runs
-//! from `target/<profile>/deps/`. With a target filter (`--test examples`) cargo does not build
-//! them: run `cargo build -p vbus-examples --examples` first (add `--features dds` for
-//! `dds_peer`).
+//! from `target/<profile>/deps/`. With a target filter (`--test it`) cargo does not build them:
+//! run `cargo build -p vbus-examples --examples` first (add `--features dds` for `dds_peer`).
 //!
 //! One test per example, so a failure names it; each example runs under a watchdog and its whole
 //! output is shown when it fails.
@@ -16,13 +15,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// An example that has not finished after this long is killed and fails.
-const WATCHDOG: Duration = Duration::from_secs(60);
+// An example that has not finished after the suites' watchdog is killed and fails.
+use vbus_test_support::WATCHDOG;
 
 /// `target/<profile>/examples/<name>`, found from this test executable's location.
 fn example_path(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("path of the test executable");
-    // target/<profile>/deps/examples-<hash> -> target/<profile>
+    // target/<profile>/deps/it-<hash> -> target/<profile>
     let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile> directory");
     profile_dir.join("examples").join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use vbus::flatbuffers::{self, FlatBufferBuilder};
-use vbus::{Congestion, Message, Pack, Priority, Reliability};
+use vbus::flatbuffers;
+use vbus::{Congestion, Message, Priority, Reliability};
 use vbus_codegen_tests::vehicle::{
     SCHEMA_BFBS, TOPIC_PUBLISHERS, services, topics,
     vehicle::body::{LockReplyMsg, LockRequestMsg},
@@ -14,15 +14,7 @@ use vbus_codegen_tests::vehicle::{
     vehicle::common::{Faults, HeaderT, Point3T, Source},
 };
 
-/// Pack with the `vbus::Pack` impl (as a publisher does), then verify and view.
-fn roundtrip<T: Message>(value: &impl Pack<T>) -> Vec<u8> {
-    let mut fbb = FlatBufferBuilder::new();
-    let root = value.pack(&mut fbb);
-    fbb.finish_minimal(root);
-    let bytes = fbb.finished_data().to_vec();
-    flatbuffers::root::<T::View<'_>>(&bytes).expect("generated type verifies");
-    bytes
-}
+use crate::roundtrip;
 
 #[test]
 fn vehicle_speed_roundtrips_through_pack() {

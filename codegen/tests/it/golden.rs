@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use vbus_codegen::{Config, Generated};
 
+use crate::scratch;
+
 fn golden_dir() -> PathBuf {
     // Paths relative to the crate, so that the generated headers are machine-independent.
     PathBuf::from("tests/golden")
@@ -34,10 +36,6 @@ fn check(name: &str, actual: &str) {
             actual.lines().nth(first)
         );
     }
-}
-
-fn scratch(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("vbus-codegen-golden-{}-{name}", std::process::id()))
 }
 
 fn check_generated(case: &str, g: &Generated) {

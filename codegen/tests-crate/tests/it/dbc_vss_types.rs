@@ -3,18 +3,11 @@
 
 use std::time::Duration;
 
-use vbus::flatbuffers::{self, FlatBufferBuilder};
-use vbus::{Message, Pack};
+use vbus::Message;
+use vbus::flatbuffers;
 use vbus_codegen_tests::{dbc, vss};
 
-fn roundtrip<T: Message>(value: &impl Pack<T>) -> Vec<u8> {
-    let mut fbb = FlatBufferBuilder::new();
-    let root = value.pack(&mut fbb);
-    fbb.finish_minimal(root);
-    let bytes = fbb.finished_data().to_vec();
-    flatbuffers::root::<T::View<'_>>(&bytes).expect("generated type verifies");
-    bytes
-}
+use crate::roundtrip;
 
 #[test]
 fn every_dbc_of_testdata_is_compiled_in() {

@@ -1,27 +1,28 @@
-//! Shared helpers: vbus nodes on loopback, the bridge, and the independent C DDS peer.
-#![allow(dead_code)]
+//! vbus-dds integration tests (one binary): interop with an independent C DDS peer, loop
+//! prevention and ddsperf, the daemon's config. Below: the helpers they share (vbus nodes on
+//! loopback, the bridge, the C peer of `vbus_test_support::dds`).
+
+mod daemon;
+mod interop_c;
+mod loop_and_ddsperf;
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use vbus::{Node, NodeConfig};
+use vbus::Node;
 use vbus_dds::bridge::{Bridge, BridgeConfig, Direction, LOOPBACK_CONFIG, TopicConfig};
-use vbus_dds::demo::demo::dds::{Gear, StatusT, Vec3T};
+use vbus_test_support::dds::demo::dds::{Gear, StatusT, Vec3T};
 
 pub use vbus_test_support::WATCHDOG as WAIT;
 
-/// A vbus peer node `a` on an ephemeral loopback port and a bridge node `b` connected to it, in
-/// a vbus domain of their own.
+/// A vbus peer node `app` listening on an ephemeral loopback port and a bridge node
+/// `dds-bridge` that connects to it and listens nowhere, in a vbus domain of their own.
 pub async fn two_nodes(tag: &str) -> (Node, Node) {
     let domain = vbus_test_support::unique_domain(&format!("dds-{tag}"));
     let (a, ep) = vbus_test_support::peer_node("app", &domain).await;
-    let b = Node::open(
-        NodeConfig::named("dds-bridge").domain(&domain).listen(Vec::<String>::new()).connect([ep]),
-    )
-    .await
-    .unwrap();
-    (a, b)
+    let b = vbus_test_support::peer_config("dds-bridge", &domain, &ep).listen(Vec::<String>::new());
+    (a, Node::open(b).await.unwrap())
 }
 
 /// Bridge config on DDS domain `domain_id`, pinned to loopback, for `topics`.
@@ -43,9 +44,9 @@ pub fn config(domain_id: u32, topics: &[(&str, Direction)]) -> BridgeConfig {
     }
 }
 
-/// Start the bridge on node `b`.
+/// Start the bridge on node `b` with the demo schema.
 pub fn bridge(b: &Node, cfg: &BridgeConfig) -> Bridge {
-    Bridge::start(b, vbus_dds::demo::SCHEMA_BFBS, cfg).expect("start bridge")
+    Bridge::start(b, vbus_test_support::dds::SCHEMA_BFBS, cfg).expect("start bridge")
 }
 
 /// `CYCLONEDDS_URI` for C peers: lo only, no multicast.
@@ -53,19 +54,19 @@ pub fn cyclone_env(cmd: &mut Command) -> &mut Command {
     cmd.env("CYCLONEDDS_URI", LOOPBACK_CONFIG)
 }
 
-/// The C peer (tests/c/peer.c), built once against Debian's CycloneDDS with `idlc` run on the
-/// IDL vbus-codegen emitted.
+/// The C peer (`bus/test-support/c/dds_peer.c`), built once against Debian's CycloneDDS with
+/// `idlc` run on the IDL vbus-codegen emitted.
 pub fn c_peer() -> PathBuf {
     static PEER: OnceLock<PathBuf> = OnceLock::new();
     PEER.get_or_init(|| {
         let dir =
             PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("vbus-dds-cpeer-{}", std::process::id()));
-        vbus_dds::testing::build_c_peer(&dir).unwrap()
+        vbus_test_support::dds::build_c_peer(&dir).unwrap_or_else(|e| panic!("C peer: {e}"))
     })
     .clone()
 }
 
-/// The value the C peer writes as sample `i` (see `fill` in tests/c/peer.c).
+/// The value the C peer writes as sample `i` (see `fill` in `dds_peer.c`).
 pub fn c_value(i: u32) -> StatusT {
     StatusT {
         id: i,

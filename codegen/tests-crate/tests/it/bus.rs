@@ -2,38 +2,27 @@
 
 use std::time::Duration;
 
-use vbus::{Message, Node, NodeConfig, Pack, Subscriber, Topic};
+use vbus::{Message, Node, Pack, Subscriber, Topic};
 use vbus_codegen_tests::vehicle::{
     services, topics,
     vehicle::body::{LockReplyT, LockRequestT},
     vehicle::chassis::{VehicleSpeedMsg, VehicleSpeedT, WheelSpeedsT},
     vehicle::common::{Faults, HeaderT, Source},
 };
-
-const WAIT: Duration = Duration::from_secs(20);
-
-static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+use vbus_test_support::{eventually, peer_config, peer_node, unique_domain};
 
 /// Two peer nodes in a domain of their own: `a` listens on an ephemeral loopback port, `b`
-/// connects to it.
-pub async fn two_nodes(tag: &str) -> (Node, Node) {
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let domain = format!("cg{}-{tag}-{n}", std::process::id());
-    let a = Node::open(
-        NodeConfig::named("a").domain(&domain).listen(["tcp/127.0.0.1:0"]).connect([] as [&str; 0]),
-    )
-    .await
-    .unwrap();
-    let ep = a.locators().into_iter().find(|l| l.starts_with("tcp/127.0.0.1:")).expect("loopback locator");
-    let b = Node::open(NodeConfig::named("b").domain(&domain).listen([] as [&str; 0]).connect([ep.as_str()]))
-        .await
-        .unwrap();
+/// connects to it and listens nowhere.
+async fn two_nodes(tag: &str) -> (Node, Node) {
+    let domain = unique_domain(&format!("cg-{tag}"));
+    let (a, ep) = peer_node("a", &domain).await;
+    let b = Node::open(peer_config("b", &domain, &ep).listen(Vec::<String>::new())).await.unwrap();
     (a, b)
 }
 
 /// Publish `value` on `topic` from `a` until `b`'s subscriber receives it (topics may be best
 /// effort, and discovery takes a moment); return the subscriber with one sample received.
-pub async fn send_one<T: Message>(
+async fn send_one<T: Message>(
     a: &Node,
     b: &Node,
     topic: Topic<T>,
@@ -41,14 +30,13 @@ pub async fn send_one<T: Message>(
 ) -> (Subscriber<T>, vbus::Sample<T>) {
     let sub = b.subscriber(topic).create().await.unwrap();
     let mut publisher = a.publisher(topic).create().unwrap();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
+    let sub_ref = &sub;
+    let sample = eventually(&format!("a sample on {}", topic.key()), || {
         publisher.publish(value).unwrap();
-        if let Some(s) = sub.recv_timeout(Duration::from_millis(100)).await {
-            return (sub, s);
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no sample on {} within {WAIT:?}", topic.key());
-    }
+        sub_ref.recv_timeout(Duration::from_millis(100))
+    })
+    .await;
+    (sub, sample)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -84,16 +72,9 @@ async fn fbs_service_over_the_bus() {
         req.reply(&LockReplyT { ok: lock, message: Some(format!("locked {doors} doors")) }).unwrap();
     });
     let client = b.service_client(services::body::door::LOCK).unwrap();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let reply = loop {
-        match client.call(&LockRequestT { lock: true, doors: Some(vec![0, 1, 2, 3]) }).await {
-            Ok(r) => break r,
-            Err(e) => {
-                assert!(tokio::time::Instant::now() < deadline, "service call failed: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    };
+    let (client, request) = (&client, &LockRequestT { lock: true, doors: Some(vec![0, 1, 2, 3]) });
+    let reply =
+        eventually("a reply of the lock service", || async move { client.call(request).await.ok() }).await;
     assert!(reply.view().ok());
     assert_eq!(reply.view().message(), Some("locked 4 doors"));
     serve.await.unwrap();

@@ -1,14 +1,12 @@
 //! Interop with an independent DDS peer: a C program built against Debian's CycloneDDS 0.10.2
 //! with `idlc` on the IDL vbus-codegen emitted, talking to vbus nodes through the bridge.
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::*;
 use vbus_dds::bridge::Direction;
-use vbus_dds::demo::topics;
+use vbus_test_support::dds::topics;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn c_publisher_to_vbus_subscriber() {

@@ -1,18 +1,12 @@
 //! The `vbus-codegen` command line, and the IDL output checked by Cyclone DDS' `idlc` when it is
 //! installed (`scripts/setup.sh` installs it).
 
-use std::path::PathBuf;
 use std::process::Command;
+
+use crate::scratch;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_vbus-codegen"))
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("vbus-codegen-cli-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 #[test]

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use vbus_codegen::Config;
 use vbus_codegen::dbc::{DbcOptions, dbc_file_to_fbs};
 
+use crate::scratch;
+
 fn dbc_files(dir: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(Path::new("../testdata/dbc").join(dir))
         .unwrap()
@@ -31,10 +33,6 @@ fn generated_hashes(rust: &str) -> std::collections::HashMap<String, u64> {
         }
     }
     out
-}
-
-fn scratch(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("vbus-codegen-dbc-{}-{name}", std::process::id()))
 }
 
 #[test]
@@ -107,11 +105,12 @@ fn quirk_files_are_accepted_with_located_warnings_or_rejected() {
 
 #[test]
 fn broken_dbc_is_rejected_naming_the_line() {
-    let path = scratch("broken.dbc");
+    let dir = scratch("broken-dbc");
+    let path = dir.join("broken.dbc");
     std::fs::write(&path, "VERSION \"\"\n\nBO_ 100 Speed: 8 ECU\n SG_ kph : 0|16@1+ (0.01,0) [0|655.35] \"km/h\" X\nBO_ abc Broken: 8 ECU\n").unwrap();
     let err = dbc_file_to_fbs(&path, "pt", &DbcOptions::default()).unwrap_err().to_string();
     assert!(err.starts_with(&format!("{}: DBC line 5", path.display())), "{err}");
-    std::fs::remove_file(&path).unwrap();
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]

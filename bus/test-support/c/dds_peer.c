@@ -1,5 +1,6 @@
-/* Independent DDS peer for the vbus-dds interop tests: plain C against Debian's CycloneDDS
- * (0.10.2, libddsc.so.0) with the types `idlc` generated from the IDL that vbus-codegen emitted.
+/* Independent DDS peer for the vbus-dds interop tests and benchmark: plain C against Debian's
+ * CycloneDDS (0.10.2, libddsc.so.0debian) with the types `idlc` generated from the IDL that
+ * vbus-codegen emitted for ../schemas/dds (built by `vbus_test_support::dds::build_c_peer`).
  *
  *   peer pub N   wait for a reader on "dds/status", write N Status samples, wait for acks
  *   peer sub N   read "dds/status" until N samples arrived (or 30 s), print each as a line

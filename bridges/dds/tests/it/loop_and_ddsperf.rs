@@ -1,14 +1,12 @@
 //! Loop prevention with the bridge running both ways, interop with Cyclone DDS' `ddsperf` on its
 //! own topic type, and a DDS peer whose type does not match the schema.
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
-use vbus_dds::bridge::{Bridge, BridgeConfig, Direction, LOOPBACK_CONFIG, TopicConfig};
-use vbus_dds::demo::topics;
+use crate::*;
+use vbus_dds::bridge::{BridgeConfig, Direction, LOOPBACK_CONFIG, TopicConfig};
+use vbus_test_support::dds::topics;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_directions_no_echo() {
@@ -83,9 +81,7 @@ fn ddsperf_config(domain_id: u32, key_topic: (&str, &str)) -> BridgeConfig {
 async fn ddsperf_publisher_zero_loss() {
     let (app, b) = two_nodes("ddsperf").await;
     let sub = app.subscriber(topics::ddsperf::KS).create().await.unwrap();
-    let bridge =
-        Bridge::start(&b, vbus_dds::demo::SCHEMA_BFBS, &ddsperf_config(14, ("ddsperf/ks", "DDSPerfRDataKS")))
-            .expect("bridge");
+    let bridge = bridge(&b, &ddsperf_config(14, ("ddsperf/ks", "DDSPerfRDataKS")));
     let mut perf = cyclone_env(&mut Command::new("ddsperf"))
         .args(["-i", "14", "-D", "4", "-k", "all", "-T", "KS", "pub", "2000Hz", "size", "64"])
         .stdout(Stdio::null())
@@ -116,7 +112,7 @@ async fn ddsperf_publisher_zero_loss() {
         .map(|(i, s)| (i, *s))
         .take(5)
         .collect();
-    assert!(gaps.is_empty(), "lost or reordered samples at {gaps:?} of {}", seqs.len());
+    assert!(gaps.is_empty(), "lost or reordered samples at {gaps:?} of {} ({st:?})", seqs.len());
     assert_eq!((st.from_dds, st.dds_rejected), (seqs.len() as u64, 0));
     println!("ddsperf -> vbus: {} samples, seq {}..={}, zero loss", seqs.len(), first, seqs[seqs.len() - 1]);
 }
@@ -130,7 +126,7 @@ async fn mismatched_dds_type_is_reported() {
     let mut cfg = ddsperf_config(15, ("dds/status", "DDSPerfRDataKS"));
     cfg.topics[0].final_type = false;
     cfg.topics[0].octet = false;
-    let bridge = Bridge::start(&b, vbus_dds::demo::SCHEMA_BFBS, &cfg).expect("bridge");
+    let bridge = bridge(&b, &cfg);
     let mut perf = cyclone_env(&mut Command::new("ddsperf"))
         .args(["-i", "15", "-D", "3", "-T", "KS", "pub", "500Hz", "size", "64"])
         .stdout(Stdio::null())
