@@ -52,7 +52,7 @@ async fn main() -> Result<()> {
     init_logging();
     let tmp = TempDir::new("cloud");
     let (chassis, cloud) = two_nodes("cloud", "chassis", "cloud").await?;
-    let mut speed_tx = chassis.publisher(topics::chassis::SPEED).create()?;
+    let mut speed_tx = chassis.publisher(topics::chassis::SPEED).create().await?;
 
     let config = vbus_cloud::Config::from_json5(&format!(
         "{{

@@ -163,7 +163,7 @@ async fn main() -> Result<()> {
     // Another type on the same key, as a node built from a different schema would have it.
     let wrong: Topic<VehicleSpeedMsg> = Topic::new("powertrain/battery");
     let wrong_rx = cockpit.subscriber(wrong).create().await?;
-    let mut battery_tx = chassis.publisher(topics::powertrain::BATTERY).create()?;
+    let mut battery_tx = chassis.publisher(topics::powertrain::BATTERY).create().await?;
     // Both subscriptions are known to the publisher's node once it lists their liveliness
     // tokens (each is declared after its subscription).
     within("the publisher's node to see both subscriptions", async {

@@ -57,8 +57,8 @@ async fn main() -> Result<()> {
 
     // Everything the bridge publishes, untyped; its health topic; three messages, typed (queues
     // deep enough to hold the whole replay).
-    let all = app.raw_subscriber("can/model3/**", 1 << 15)?;
-    let health = app.raw_subscriber("@bridge/can/model3/stats", 64)?;
+    let all = app.raw_subscriber("can/model3/**").queue(1 << 15).create().await?;
+    let health = app.raw_subscriber("@bridge/can/model3/stats").queue(64).create().await?;
     let deep = QoS::new().queue(4096);
     let speed = app.subscriber(can::ID257_D_ISPEED.with_qos(deep)).create().await?;
     let soc = app.subscriber(can::ID33_AUI_RANGE_SOC.with_qos(deep)).create().await?;

@@ -74,7 +74,7 @@ async fn main() -> Result<()> {
     init_logging();
     let pid = std::process::id();
     let (app, bridge_node) = two_nodes("dds", "app", "dds-bridge").await?;
-    let mut status_tx = app.publisher(topics::dds::STATUS).create()?;
+    let mut status_tx = app.publisher(topics::dds::STATUS).create().await?;
 
     // A DDS domain and a partition of our own: parallel runs on this host cannot meet.
     let (domain_id, partition) = (150 + pid % 80, format!("vbus-example-{pid}"));
@@ -90,7 +90,7 @@ async fn main() -> Result<()> {
             octet: false,
         }],
     };
-    let bridge = Bridge::start(&bridge_node, SCHEMA_BFBS, &config)?;
+    let bridge = Bridge::start(&bridge_node, SCHEMA_BFBS, &config).await?;
     println!(
         "bridge: vbus `dds/status` <-> DDS domain {domain_id}, partition `{partition}`, topic `dds/status`"
     );

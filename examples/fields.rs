@@ -35,7 +35,7 @@ async fn main() -> Result<()> {
     init_logging();
     let (chassis, cockpit) = two_nodes("fields", "chassis", "cockpit").await?;
 
-    let mut owner = chassis.field_owner(topics::body::DRIVE_MODE)?;
+    let mut owner = chassis.field_owner(topics::body::DRIVE_MODE).create().await?;
     owner.set(&state(DriveMode::Normal, "chassis"))?;
     println!("owner: set Normal (nobody follows the field yet)");
 
@@ -43,7 +43,7 @@ async fn main() -> Result<()> {
     // connect, the owner's history may not be routed to us yet, so join again until it is.
     let mut follower = within("the current value of the field", async {
         loop {
-            let f = cockpit.field(topics::body::DRIVE_MODE).await?;
+            let f = cockpit.field_client(topics::body::DRIVE_MODE).create().await?;
             if f.get().is_some() {
                 return Ok::<_, vbus::Error>(f);
             }

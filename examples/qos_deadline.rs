@@ -56,7 +56,7 @@ async fn deadline(chassis: &Node, cockpit: &Node) -> Result<()> {
     let deadline = topic.qos().deadline.ok_or("chassis/speed should have a deadline")?;
     println!("1. deadline: `{}` has a deadline of {deadline:?} (from vbus_period_ms: 20)", topic.key());
     let speed_rx = cockpit.subscriber(topic).create().await?;
-    let mut speed_tx = chassis.publisher(topic).create()?;
+    let mut speed_tx = chassis.publisher(topic).create().await?;
     if !speed_tx.wait_for_subscribers(WAIT).await {
         return Err(
             format!("timed out after {WAIT:?} waiting for the publisher to match the subscriber").into()
@@ -104,7 +104,7 @@ async fn history_and_lifespan(chassis: &Node, cockpit: &Node) -> Result<()> {
         topic.key(),
         topic.qos().history
     );
-    let mut battery_tx = chassis.publisher(topic).qos(keep).create()?;
+    let mut battery_tx = chassis.publisher(topic).qos(keep).create().await?;
     for seq in 1..=8 {
         battery_tx.publish(&battery(seq))?;
     }
@@ -170,7 +170,7 @@ async fn history_and_lifespan(chassis: &Node, cockpit: &Node) -> Result<()> {
         loop {
             seq += 1;
             battery_tx.publish(&battery(seq))?;
-            if let Some(s) = fresh_only.recv_timeout(Duration::from_millis(100)).await {
+            if let Ok(s) = fresh_only.recv_timeout(Duration::from_millis(100)).await {
                 return Ok::<_, vbus::PublishError>(s);
             }
         }

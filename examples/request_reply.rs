@@ -45,7 +45,7 @@ async fn main() -> Result<()> {
     init_logging();
     let (chassis, cockpit) = two_nodes("service", "chassis", "cockpit").await?;
     println!("service {:?}", services::body::SET_DRIVE_MODE);
-    let client = cockpit.service_client(services::body::SET_DRIVE_MODE)?;
+    let client = cockpit.service_client(services::body::SET_DRIVE_MODE).create().await?;
 
     // 1. Nobody serves the key yet.
     match client.call(&ask(DriveMode::Sport, "cockpit")).await {
@@ -54,7 +54,7 @@ async fn main() -> Result<()> {
     }
 
     // The server: a task answering requests one after the other.
-    let server = chassis.service_server(services::body::SET_DRIVE_MODE)?;
+    let server = chassis.service_server(services::body::SET_DRIVE_MODE).create().await?;
     let server_task = tokio::spawn(async move {
         let mut held = Vec::new();
         while let Ok(request) = server.recv().await {

@@ -39,7 +39,7 @@ async fn main() -> Result<()> {
 
     // The subscriber first, so it sees everything from the first sample on.
     let speed_rx = cockpit.subscriber(topics::chassis::SPEED).create().await?;
-    let mut speed_tx = chassis.publisher(topics::chassis::SPEED).create()?;
+    let mut speed_tx = chassis.publisher(topics::chassis::SPEED).create().await?;
     println!("topic {:?}", topics::chassis::SPEED);
     if !speed_tx.wait_for_subscribers(WAIT).await {
         return Err(

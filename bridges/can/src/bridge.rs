@@ -181,7 +181,10 @@ impl BusBridge {
         self.stats.source = iface.describe();
         let tx = self
             .node
-            .raw_subscriber(&format!("can/{}/tx/**", self.cfg.name), 256)
+            .raw_subscriber(&format!("can/{}/tx/**", self.cfg.name))
+            .queue(256)
+            .create()
+            .await
             .map_err(|source| Error::Endpoint { bus: self.cfg.name.clone(), source })?;
         let stats_key = vbus::wire::bridge_key(self.node.domain(), &format!("can/{}/stats", self.cfg.name));
         let mut stats_tick = tokio::time::interval(stats_period);
@@ -192,7 +195,7 @@ impl BusBridge {
             tokio::select! {
                 _ = shutdown.changed() => break,
                 frame = iface.recv(), if !ended => match frame {
-                    Ok(Some(f)) => self.on_frame(&f),
+                    Ok(Some(f)) => self.on_frame(&f).await,
                     Ok(None) => {
                         ended = true;
                         self.stats.ended = true;
@@ -229,7 +232,7 @@ impl BusBridge {
         }
     }
 
-    fn on_frame(&mut self, f: &CanFrame) {
+    async fn on_frame(&mut self, f: &CanFrame) {
         self.stats.frames += 1;
         let Some(&mi) = self.by_id.get(&(f.id, f.extended)) else {
             self.stats.unknown_frames += 1;
@@ -258,12 +261,13 @@ impl BusBridge {
         let spec = &self.specs[mi];
         let publisher = match &mut self.publishers[mi] {
             Some(p) => p,
-            slot @ None => match self.node.raw_publisher_with_qos(
-                &spec.key,
-                &spec.type_name(),
-                spec.type_hash(),
-                self.qos,
-            ) {
+            slot @ None => match self
+                .node
+                .raw_publisher(&spec.key, &spec.type_name(), spec.type_hash())
+                .qos(self.qos)
+                .create()
+                .await
+            {
                 Ok(p) => slot.insert(p),
                 Err(e) => {
                     tracing::error!(key = %spec.key, "cannot declare publisher: {e}");

@@ -214,7 +214,7 @@ async fn run(compression: &'static str, dir: &Path) -> Row {
     ))
     .unwrap();
     let bridge = Bridge::start_on(node.clone(), cfg).await.unwrap();
-    let mut p = node.raw_publisher("chassis/wheel", "bench.Wheel", 0x5eed_be4c).unwrap();
+    let mut p = node.raw_publisher("chassis/wheel", "bench.Wheel", 0x5eed_be4c).create().await.unwrap();
     wait("bridge subscribed", || p.has_subscribers()).await;
 
     // 1. Ingest into the durable queue (broker unreachable).

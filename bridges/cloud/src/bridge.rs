@@ -116,7 +116,7 @@ impl Bridge {
         let exprs = engine.subscriptions();
         let mut subscribers = Vec::new();
         for e in &exprs {
-            subscribers.push(node.raw_subscriber(e, config.queue.bus_queue)?);
+            subscribers.push(node.raw_subscriber(e).queue(config.queue.bus_queue).create().await?);
         }
 
         let notify = Arc::new(Notify::new());

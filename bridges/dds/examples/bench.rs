@@ -90,26 +90,26 @@ async fn main() {
         cyclonedds_config: Some(LOOPBACK_CONFIG.into()),
         topics: vec![topic("dds/ping", Direction::ToDds), topic("dds/pong", Direction::FromDds)],
     };
-    let bridge = Bridge::start(&bnode, SCHEMA_BFBS, &cfg(42)).unwrap();
+    let bridge = Bridge::start(&bnode, SCHEMA_BFBS, &cfg(42)).await.unwrap();
     let mut echo = spawn_ready(peer(&bin, &["echo", "60", "0", "42"]));
     let pong = app.subscriber(topics::dds::PONG).create().await.unwrap();
-    let mut ping = app.publisher(topics::dds::PING).create().unwrap();
+    let mut ping = app.publisher(topics::dds::PING).create().await.unwrap();
     let data = vec![0u8; size as usize];
     // Warm up until the path is complete.
     let t0 = Instant::now();
     loop {
         ping.publish(&PingT { seq: u64::MAX, sent_ns: 0, data: Some(data.clone()) }).unwrap();
-        if pong.recv_timeout(Duration::from_millis(200)).await.is_some() {
+        if pong.recv_timeout(Duration::from_millis(200)).await.is_ok() {
             break;
         }
         assert!(t0.elapsed() < Duration::from_secs(30), "bridged path never completed");
     }
-    while pong.recv_timeout(Duration::from_millis(200)).await.is_some() {}
+    while pong.recv_timeout(Duration::from_millis(200)).await.is_ok() {}
     let mut rtts = Vec::new();
     for i in 0..rounds {
         let t = Instant::now();
         ping.publish(&PingT { seq: i, sent_ns: vbus::wire::now_ns(), data: Some(data.clone()) }).unwrap();
-        while let Some(p) = pong.recv_timeout(Duration::from_secs(2)).await {
+        while let Ok(p) = pong.recv_timeout(Duration::from_secs(2)).await {
             if p.view().seq() == i {
                 rtts.push(t.elapsed().as_secs_f64() * 1e6);
                 break;
@@ -121,7 +121,7 @@ async fn main() {
     let _ = echo.wait();
     drop(bridge);
 
-    let bridge = Bridge::start(&bnode, SCHEMA_BFBS, &cfg(43)).unwrap();
+    let bridge = Bridge::start(&bnode, SCHEMA_BFBS, &cfg(43)).await.unwrap();
     let count = spawn_ready(peer(&bin, &["count", &m, "60", "43"]));
     tokio::time::sleep(Duration::from_secs(1)).await;
     let t = Instant::now();

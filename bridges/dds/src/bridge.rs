@@ -262,7 +262,7 @@ fn plan(schema: &Schema, cfg: &BridgeConfig) -> Result<Vec<Plan>, BridgeError> {
 impl Bridge {
     /// Start bridging `node`'s domain and DDS domain `cfg.domain_id` for the `vbus_dds` topics
     /// of `schema` (a `.bfbs`, as vbus-codegen writes it).
-    pub fn start(node: &Node, schema_bfbs: &[u8], cfg: &BridgeConfig) -> Result<Self, BridgeError> {
+    pub async fn start(node: &Node, schema_bfbs: &[u8], cfg: &BridgeConfig) -> Result<Self, BridgeError> {
         let schema =
             Arc::new(Schema::from_bfbs(schema_bfbs).map_err(|e| BridgeError::Config(e.to_string()))?);
         let plans = plan(&schema, cfg)?;
@@ -291,7 +291,7 @@ impl Bridge {
                 bridge.start_to_dds(node, &schema, &p, &topic, &counters)?;
             }
             if p.direction.includes_from_dds() {
-                bridge.start_from_dds(node, &schema, &p, &topic, &counters)?;
+                bridge.start_from_dds(node, &schema, &p, &topic, &counters).await?;
             }
             tracing::info!(key = %p.key, dds_topic = %p.dds_topic, ty = %p.type_name, dir = ?p.direction, "bridging");
             bridge.topics.push(Running { key: p.key, counters, _topic: topic });
@@ -359,7 +359,7 @@ impl Bridge {
         Ok(())
     }
 
-    fn start_from_dds(
+    async fn start_from_dds(
         &mut self,
         node: &Node,
         schema: &Arc<Schema>,
@@ -368,7 +368,7 @@ impl Bridge {
         counters: &Arc<Counters>,
     ) -> Result<(), BridgeError> {
         let reader = topic.reader()?;
-        let mut publisher = node.raw_publisher_with_qos(&p.key, &p.type_name, p.type_hash, p.qos)?;
+        let mut publisher = node.raw_publisher(&p.key, &p.type_name, p.type_hash).qos(p.qos).create().await?;
         let (schema, c, stop, topic) = (schema.clone(), counters.clone(), self.stop.clone(), topic.clone());
         let (type_name, key, fin) = (p.type_name.clone(), p.key.clone(), p.final_type);
         self.threads.push(std::thread::spawn(move || {

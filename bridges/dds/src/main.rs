@@ -70,7 +70,7 @@ async fn main() {
     let schema =
         std::fs::read(schema_path).unwrap_or_else(|e| fail(format!("{}: {e}", schema_path.display())));
     let node = Node::open(node_config).await.unwrap_or_else(|e| fail(format!("vbus node: {e}")));
-    let bridge = Bridge::start(&node, &schema, &cfg.bridge).unwrap_or_else(|e| fail(e.to_string()));
+    let bridge = Bridge::start(&node, &schema, &cfg.bridge).await.unwrap_or_else(|e| fail(e.to_string()));
     println!("ready {}", bridge.keys().join(" "));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .unwrap_or_else(|e| fail(format!("signal: {e}")));

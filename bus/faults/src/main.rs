@@ -184,7 +184,7 @@ async fn publish(a: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let topic = topic(&a);
     let (count, interval, pad) = (a.count, Duration::from_millis(a.interval_ms), vec![b'x'; a.pad]);
     // `Block` may wait on a full transport queue: publish from a plain thread, not the runtime.
-    let (publisher, node2) = (node.publisher(topic).create()?, node.clone());
+    let (publisher, node2) = (node.publisher(topic).create().await?, node.clone());
     let done = tokio::task::spawn_blocking(move || -> Result<(), vbus::PublishError> {
         let mut publisher = publisher;
         let start = std::time::Instant::now();
@@ -220,7 +220,7 @@ async fn subscribe(a: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let stall = Duration::from_millis(1500);
     while (got.len() as u64) < a.count && Instant::now() < deadline {
         match sub.recv_timeout(stall).await {
-            Some(s) => {
+            Ok(s) => {
                 match s.path() {
                     vbus::DataPath::SharedMemory => via_shm += 1,
                     vbus::DataPath::Zenoh => via_zenoh += 1,
@@ -230,7 +230,8 @@ async fn subscribe(a: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
                     duplicates += 1;
                 }
             }
-            None => {
+            Err(vbus::RecvError::Closed) => return Err("the subscriber closed".into()),
+            Err(vbus::RecvError::Timeout(_)) => {
                 // Nothing for a while but not complete: the session may have been cut and
                 // re-established. A new subscriber with history fetches what we missed; the set
                 // of sequence numbers removes what we already had.

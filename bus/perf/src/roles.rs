@@ -257,9 +257,13 @@ pub fn sub_thr(o: &Opts) -> Res<()> {
                 Box::new(())
             } else {
                 let sub = rt
-                    .block_on(node.subscriber(topic).callback(move |_s| {
-                        c.fetch_add(1, Relaxed);
-                    }))
+                    .block_on(
+                        node.subscriber(topic)
+                            .callback(move |_s| {
+                                c.fetch_add(1, Relaxed);
+                            })
+                            .create(),
+                    )
                     .map_err(err)?;
                 Box::new(sub)
             };
@@ -362,7 +366,8 @@ pub fn pub_thr(o: &Opts) -> Res<()> {
     let report = match o.stack {
         Stack::Vbus => {
             let node = open_vbus(&rt, &o.net, "pub")?;
-            let mut p = node.publisher(payload::topic(THR_KEY, o.qos())).create().map_err(err)?;
+            let mut p =
+                rt.block_on(node.publisher(payload::topic(THR_KEY, o.qos())).create()).map_err(err)?;
             wait_for("a matching subscriber", Duration::from_secs(30), || p.has_subscribers())?;
             pub_loop(o, |seq| p.publish_with(|fbb| payload::build(fbb, seq, 0, &data)).map_err(err))?
         }
@@ -487,14 +492,19 @@ pub fn ping(o: &Opts) -> Res<()> {
     let report = match o.stack {
         Stack::Vbus => {
             let node = open_vbus(&rt, &o.net, "ping")?;
-            let mut p = node.publisher(payload::topic(PING_KEY, o.qos())).create().map_err(err)?;
+            let mut p =
+                rt.block_on(node.publisher(payload::topic(PING_KEY, o.qos())).create()).map_err(err)?;
             let (tx, rx) = std::sync::mpsc::sync_channel::<u64>(1024);
             let _sub = rt
-                .block_on(node.subscriber(payload::topic(PONG_KEY, o.qos())).callback(move |s| {
-                    let seq = s.view().seq();
-                    stamp_arrival();
-                    let _ = tx.try_send(seq);
-                }))
+                .block_on(
+                    node.subscriber(payload::topic(PONG_KEY, o.qos()))
+                        .callback(move |s| {
+                            let seq = s.view().seq();
+                            stamp_arrival();
+                            let _ = tx.try_send(seq);
+                        })
+                        .create(),
+                )
                 .map_err(err)?;
             wait_for("a matching pong", Duration::from_secs(30), || p.has_subscribers())?;
             ping_loop(o, &mut |seq, timeout| {
@@ -621,12 +631,18 @@ pub fn pong(o: &Opts) -> Res<()> {
     match o.stack {
         Stack::Vbus => {
             let node = open_vbus(&rt, &o.net, "pong")?;
-            let p = Mutex::new(node.publisher(payload::topic(PONG_KEY, o.qos())).create().map_err(err)?);
+            let p = Mutex::new(
+                rt.block_on(node.publisher(payload::topic(PONG_KEY, o.qos())).create()).map_err(err)?,
+            );
             let _sub = rt
-                .block_on(node.subscriber(payload::topic(PING_KEY, o.qos())).callback(move |s| {
-                    // Echo the verified bytes, as a forwarding application would.
-                    let _ = p.lock().expect("pong publisher").publish_bytes(s.bytes());
-                }))
+                .block_on(
+                    node.subscriber(payload::topic(PING_KEY, o.qos()))
+                        .callback(move |s| {
+                            // Echo the verified bytes, as a forwarding application would.
+                            let _ = p.lock().expect("pong publisher").publish_bytes(s.bytes());
+                        })
+                        .create(),
+                )
                 .map_err(err)?;
             ready(&vbus_locator(&node)?);
             loop {

@@ -257,17 +257,21 @@ fn vbus(delivery: Delivery, zenoh_only: bool) -> PerMsg {
     let (cb, queue) = match delivery {
         Delivery::Callback => (
             Some(
-                rt.block_on(b.subscriber(topic).callback(move |s| {
-                    assert_eq!(s.view().data().map(|d| d.len()), Some(SIZE));
-                    g.fetch_add(1, Relaxed);
-                }))
+                rt.block_on(
+                    b.subscriber(topic)
+                        .callback(move |s| {
+                            assert_eq!(s.view().data().map(|d| d.len()), Some(SIZE));
+                            g.fetch_add(1, Relaxed);
+                        })
+                        .create(),
+                )
                 .unwrap(),
             ),
             None,
         ),
         Delivery::Queue => (None, Some(rt.block_on(b.subscriber(topic).create()).unwrap())),
     };
-    let mut publ = a.publisher(topic).create().unwrap();
+    let mut publ = rt.block_on(a.publisher(topic).create()).unwrap();
     wait_until("a matching subscriber", || publ.has_subscribers());
     let data = [0xa5u8; SIZE];
     let r = lockstep(

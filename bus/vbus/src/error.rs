@@ -127,6 +127,17 @@ pub enum CallError {
     },
 }
 
+/// Why [`Subscriber::recv_timeout`](crate::Subscriber::recv_timeout) returned no sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RecvError {
+    /// Nothing arrived within the timeout; the endpoint is still open.
+    #[error("no sample within {0:?}")]
+    Timeout(Duration),
+    /// The endpoint was closed: no more samples will come.
+    #[error("the endpoint is closed")]
+    Closed,
+}
+
 /// The endpoint was closed: no more samples will come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the endpoint is closed")]

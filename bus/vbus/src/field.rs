@@ -7,18 +7,46 @@ use crate::{
     TopicStats, node::Node, subscriber::CallbackSubscriber,
 };
 
+/// Builds a [`FieldOwner`]; from [`Node::field_owner`].
+#[must_use = "call .create().await to declare the field's owner"]
+pub struct FieldOwnerBuilder<'n, T> {
+    pub(crate) node: &'n Node,
+    pub(crate) topic: Topic<T>,
+}
+
+impl<T: Message> FieldOwnerBuilder<'_, T> {
+    /// Declare the owner on the bus.
+    pub async fn create(self) -> Result<FieldOwner<T>, Error> {
+        FieldOwner::declare(self.node, self.topic).await
+    }
+}
+
+/// Builds a [`FieldClient`]; from [`Node::field_client`].
+#[must_use = "call .create().await to follow the field"]
+pub struct FieldClientBuilder<'n, T> {
+    pub(crate) node: &'n Node,
+    pub(crate) topic: Topic<T>,
+}
+
+impl<T: Message> FieldClientBuilder<'_, T> {
+    /// Follow the field: the current value (if its owner has set one) is there when this returns.
+    pub async fn create(self) -> Result<FieldClient<T>, Error> {
+        FieldClient::declare(self.node, self.topic).await
+    }
+}
+
 /// The owner of a field: sets its value. The latest value is kept for late joiners.
 pub struct FieldOwner<T> {
     publisher: Publisher<T>,
 }
 
 impl<T: Message> FieldOwner<T> {
-    pub(crate) fn declare(node: &Node, topic: Topic<T>) -> Result<Self, Error> {
+    async fn declare(node: &Node, topic: Topic<T>) -> Result<Self, Error> {
         // A field is state, not a stream: reliable, never dropped, at least the latest value kept.
         let q = topic.qos();
         let qos =
             q.reliability(Reliability::Reliable).congestion(Congestion::Block).history(q.history.max(1));
-        Ok(Self { publisher: node.publisher(topic).qos(qos).create()? })
+        Ok(Self { publisher: node.publisher(topic).qos(qos).create().await? })
     }
 
     /// Set the value and notify followers.
@@ -48,7 +76,7 @@ pub struct FieldClient<T> {
 }
 
 impl<T: Message> FieldClient<T> {
-    pub(crate) async fn declare(node: &Node, topic: Topic<T>) -> Result<Self, Error> {
+    async fn declare(node: &Node, topic: Topic<T>) -> Result<Self, Error> {
         let (tx, rx) = tokio::sync::watch::channel(None);
         let q = topic.qos();
         let qos = q.reliability(Reliability::Reliable).history(q.history.max(1));
@@ -58,6 +86,7 @@ impl<T: Message> FieldClient<T> {
             .callback(move |s| {
                 tx.send_replace(Some(s));
             })
+            .create()
             .await?;
         Ok(Self { rx, sub })
     }

@@ -27,7 +27,7 @@
 //! # fn demo<T: Message, P: Pack<T>>(topic: Topic<T>, value: P) {}
 //! # async fn run<T: Message>(topic: Topic<T>, value: impl Pack<T>) -> Result<(), Box<dyn std::error::Error>> {
 //! let node = Node::open(NodeConfig::named("cockpit")).await?;
-//! let mut publisher = node.publisher(topic).create()?;
+//! let mut publisher = node.publisher(topic).create().await?;
 //! let subscriber = node.subscriber(topic).create().await?;
 //! publisher.publish(&value)?;
 //! let sample = subscriber.recv().await?;
@@ -57,19 +57,19 @@ mod tx;
 pub mod wire;
 
 pub use config::{ConfigError, DEFAULT_CONFIG, DEFAULT_ROUTER_ENDPOINT, Mode, NodeConfig};
-pub use error::{CallError, Closed, Error, PublishError};
+pub use error::{CallError, Closed, Error, PublishError, RecvError};
 pub use event::{E2eViolation, RejectReason, TopicEvent};
-pub use field::{FieldClient, FieldOwner};
+pub use field::{FieldClient, FieldClientBuilder, FieldOwner, FieldOwnerBuilder};
 pub use local::LocalPath;
 pub use message::{Message, Pack};
 pub use node::{Node, NodeEvent, NodeWatcher, SchemaInfo, TopicInfo};
 pub use publisher::{Publisher, PublisherBuilder};
 pub use qos::{Congestion, Priority, QoS, Reliability};
-pub use raw::{RawPublisher, RawSample, RawSubscriber};
+pub use raw::{RawPublisher, RawPublisherBuilder, RawSample, RawSubscriber, RawSubscriberBuilder};
 pub use sample::{DataPath, Sample};
-pub use service::{Request, ServiceClient, ServiceServer};
+pub use service::{Request, ServiceClient, ServiceClientBuilder, ServiceServer, ServiceServerBuilder};
 pub use stats::{EndpointStats, Role, TopicStats};
-pub use subscriber::{CallbackSubscriber, Subscriber, SubscriberBuilder};
+pub use subscriber::{CallbackSubscriber, CallbackSubscriberBuilder, Subscriber, SubscriberBuilder};
 pub use topic::{Service, Topic};
 
 /// The FlatBuffers runtime vbus was built with; generated code refers to it through here.

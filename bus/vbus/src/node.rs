@@ -10,10 +10,11 @@ use zenoh::Wait;
 use crate::{
     Error, Message, NodeConfig, Service, Topic,
     config::Mode,
-    field::{FieldClient, FieldOwner},
+    field::{FieldClientBuilder, FieldOwnerBuilder},
     local::{LocalHost, LocalPath},
     publisher::PublisherBuilder,
-    service::{ServiceClient, ServiceServer},
+    raw::{RawPublisherBuilder, RawSubscriberBuilder},
+    service::{ServiceClientBuilder, ServiceServerBuilder},
     stats::{Counters, EndpointStats, Role},
     subscriber::SubscriberBuilder,
     wire,
@@ -39,6 +40,8 @@ struct NodeInner {
     schema_queryable: Mutex<Option<zenoh::query::Queryable<()>>>,
     local: Option<LocalHost>,
     local_path: LocalPath,
+    /// Set by [`Node::close`]: queued endpoints then report [`crate::Closed`] once drained.
+    closed: tokio::sync::watch::Sender<bool>,
 }
 
 /// A schema served by some node of the domain; from [`Node::fetch_schema`].
@@ -119,8 +122,14 @@ impl Node {
                 schema_queryable: Mutex::new(None),
                 local,
                 local_path,
+                closed: tokio::sync::watch::Sender::new(false),
             }),
         })
+    }
+
+    /// A receiver that turns `true` when the node is closed.
+    pub(crate) fn closed(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.inner.closed.subscribe()
     }
 
     /// Node name.
@@ -168,32 +177,22 @@ impl Node {
         SubscriberBuilder { node: self, topic, qos: topic.qos(), on_event: None }
     }
 
-    /// Subscribe to every sample under `key_expr` (relative to the domain, wildcards allowed),
-    /// whatever its type: for bridges and tools. `queue` bounds the backlog (oldest dropped).
-    pub fn raw_subscriber(&self, key_expr: &str, queue: usize) -> Result<crate::RawSubscriber, Error> {
-        crate::RawSubscriber::declare(self, key_expr, queue)
+    /// Start declaring a subscriber of every sample under `key_expr` (relative to the domain,
+    /// wildcards allowed), whatever its type: for bridges and tools.
+    pub fn raw_subscriber<'n>(&'n self, key_expr: &str) -> RawSubscriberBuilder<'n> {
+        RawSubscriberBuilder::new(self, key_expr)
     }
 
-    /// Publish pre-encoded payloads of a type known by name and hash on `key` (default QoS).
-    pub fn raw_publisher(
-        &self,
+    /// Start declaring a publisher of pre-encoded payloads of a type known by name and hash on
+    /// `key` (the default QoS unless [`RawPublisherBuilder::qos`]; history and E2E need the
+    /// compiled type and are not available untyped).
+    pub fn raw_publisher<'n>(
+        &'n self,
         key: &str,
         type_name: &str,
         type_hash: u64,
-    ) -> Result<crate::RawPublisher, Error> {
-        crate::RawPublisher::declare(self, key, type_name, type_hash, crate::QoS::new())
-    }
-
-    /// [`Node::raw_publisher`] with a QoS (priority, express, congestion, reliability apply;
-    /// history and E2E are not available untyped).
-    pub fn raw_publisher_with_qos(
-        &self,
-        key: &str,
-        type_name: &str,
-        type_hash: u64,
-        qos: crate::QoS,
-    ) -> Result<crate::RawPublisher, Error> {
-        crate::RawPublisher::declare(self, key, type_name, type_hash, qos)
+    ) -> RawPublisherBuilder<'n> {
+        RawPublisherBuilder::new(self, key, type_name, type_hash)
     }
 
     /// Call the service at `key` with a pre-encoded request (bridges, the CLI). The reply's
@@ -208,30 +207,31 @@ impl Node {
         crate::raw::raw_call(self, key, request_type_hash, payload, timeout).await
     }
 
-    /// Serve `service`: requests arrive through [`ServiceServer::recv`].
+    /// Start declaring a server of `service`: requests arrive through [`ServiceServer::recv`].
     pub fn service_server<Req: Message, Rep: Message>(
         &self,
         service: Service<Req, Rep>,
-    ) -> Result<ServiceServer<Req, Rep>, Error> {
-        ServiceServer::declare(self, service)
+    ) -> ServiceServerBuilder<'_, Req, Rep> {
+        ServiceServerBuilder { node: self, service }
     }
 
-    /// Call `service`.
+    /// Start declaring a client of `service`.
     pub fn service_client<Req: Message, Rep: Message>(
         &self,
         service: Service<Req, Rep>,
-    ) -> Result<ServiceClient<Req, Rep>, Error> {
-        ServiceClient::declare(self, service)
+    ) -> ServiceClientBuilder<'_, Req, Rep> {
+        ServiceClientBuilder { node: self, service }
     }
 
-    /// Own the field `topic`: its latest value is kept for late joiners.
-    pub fn field_owner<T: Message>(&self, topic: Topic<T>) -> Result<FieldOwner<T>, Error> {
-        FieldOwner::declare(self, topic)
+    /// Start declaring the owner of the field `topic`: its latest value is kept for late joiners.
+    pub fn field_owner<T: Message>(&self, topic: Topic<T>) -> FieldOwnerBuilder<'_, T> {
+        FieldOwnerBuilder { node: self, topic }
     }
 
-    /// Follow the field `topic`: the current value at once, then every change.
-    pub async fn field<T: Message>(&self, topic: Topic<T>) -> Result<FieldClient<T>, Error> {
-        FieldClient::declare(self, topic).await
+    /// Start declaring a client of the field `topic`: the current value at once, then every
+    /// change.
+    pub fn field_client<T: Message>(&self, topic: Topic<T>) -> FieldClientBuilder<'_, T> {
+        FieldClientBuilder { node: self, topic }
     }
 
     /// Nodes of this domain that are alive now.
@@ -446,6 +446,7 @@ impl Node {
 
     /// Withdraw the liveliness token and close the session. Other nodes see this node `Down`.
     pub async fn close(self) -> Result<(), Error> {
+        self.inner.closed.send_replace(true);
         let token = self.inner.token.lock().expect("token lock").take();
         if let Some(t) = token {
             t.undeclare().await.map_err(Error::transport("withdraw the node's liveliness token"))?;
@@ -477,5 +478,19 @@ impl NodeWatcher {
     /// The next event.
     pub async fn recv(&self) -> Result<NodeEvent, crate::Closed> {
         self.rx.recv_async().await.map_err(|_| crate::Closed)
+    }
+}
+
+/// The next item of `rx`, or [`Closed`](crate::Closed) once the node is closed and `rx` is
+/// drained (the transport's callbacks, which hold the senders, may outlive the session).
+pub(crate) async fn recv_until_closed<T>(
+    rx: &flume::Receiver<T>,
+    closed: &tokio::sync::watch::Receiver<bool>,
+) -> Result<T, crate::Closed> {
+    let mut closed = closed.clone();
+    tokio::select! {
+        biased;
+        r = rx.recv_async() => r.map_err(|_| crate::Closed),
+        _ = closed.wait_for(|c| *c) => rx.try_recv().map_err(|_| crate::Closed),
     }
 }

@@ -26,7 +26,7 @@ const BACKPRESSURE_THRESHOLD: Duration = Duration::from_millis(1);
 type History = Arc<Mutex<VecDeque<(ZBytes, ZBytes)>>>;
 
 /// Builds a [`Publisher`]; from [`Node::publisher`].
-#[must_use = "call .create() to declare the publisher"]
+#[must_use = "call .create().await to declare the publisher"]
 pub struct PublisherBuilder<'n, T> {
     pub(crate) node: &'n Node,
     pub(crate) topic: Topic<T>,
@@ -41,7 +41,7 @@ impl<T: Message> PublisherBuilder<'_, T> {
     }
 
     /// Declare the publisher on the bus.
-    pub fn create(self) -> Result<Publisher<T>, Error> {
+    pub async fn create(self) -> Result<Publisher<T>, Error> {
         self.node.serve_schema::<T>()?;
         let tx = Tx::declare(self.node, self.topic.key(), T::TYPE_NAME, T::TYPE_NAME, self.qos)?;
         Ok(Publisher { fbb: FlatBufferBuilder::with_capacity(256), tx, _type: PhantomData })

@@ -58,18 +58,44 @@ impl std::fmt::Debug for RawSample {
     }
 }
 
+/// Builds a [`RawSubscriber`]; from [`Node::raw_subscriber`].
+#[must_use = "call .create().await to declare the subscriber"]
+pub struct RawSubscriberBuilder<'n> {
+    node: &'n Node,
+    key_expr: String,
+    queue: usize,
+}
+
+impl<'n> RawSubscriberBuilder<'n> {
+    pub(crate) fn new(node: &'n Node, key_expr: &str) -> Self {
+        Self { node, key_expr: key_expr.to_owned(), queue: crate::QoS::new().queue as usize }
+    }
+
+    /// Samples queued before the oldest is dropped (and counted).
+    pub fn queue(mut self, depth: usize) -> Self {
+        self.queue = depth;
+        self
+    }
+
+    /// Declare the subscriber on the bus.
+    pub async fn create(self) -> Result<RawSubscriber, Error> {
+        RawSubscriber::declare(self.node, &self.key_expr, self.queue)
+    }
+}
+
 /// Subscribes to a key expression (wildcards allowed) relative to the domain, untyped.
 ///
 /// The queue is bounded; when full, the oldest sample is dropped and counted.
 pub struct RawSubscriber {
     rx: flume::Receiver<RawSample>,
     stats: Arc<Counters>,
+    closed: tokio::sync::watch::Receiver<bool>,
     _sub: zenoh::pubsub::Subscriber<()>,
     _token: zenoh::liveliness::LivelinessToken,
 }
 
 impl RawSubscriber {
-    pub(crate) fn declare(node: &Node, key_expr: &str, queue: usize) -> Result<Self, Error> {
+    fn declare(node: &Node, key_expr: &str, queue: usize) -> Result<Self, Error> {
         let full = wire::data_key(node.domain(), key_expr);
         zenoh::key_expr::KeyExpr::try_from(full.as_str())
             .map_err(|e| Error::Key(format!("`{key_expr}` is not a valid key expression: {e}")))?;
@@ -102,12 +128,12 @@ impl RawSubscriber {
             })
             .wait()
             .map_err(Error::transport(format!("declare the raw subscriber of `{key_expr}`")))?;
-        Ok(Self { rx, stats, _sub: sub, _token: token })
+        Ok(Self { rx, stats, closed: node.closed(), _sub: sub, _token: token })
     }
 
     /// The next sample.
     pub async fn recv(&self) -> Result<RawSample, Closed> {
-        let s = self.rx.recv_async().await.map_err(|_| Closed)?;
+        let s = crate::node::recv_until_closed(&self.rx, &self.closed).await?;
         Counters::inc(&self.stats.delivered);
         Ok(s)
     }
@@ -125,6 +151,34 @@ impl RawSubscriber {
     }
 }
 
+/// Builds a [`RawPublisher`]; from [`Node::raw_publisher`].
+#[must_use = "call .create().await to declare the publisher"]
+pub struct RawPublisherBuilder<'n> {
+    node: &'n Node,
+    key: String,
+    type_name: String,
+    type_hash: u64,
+    qos: crate::QoS,
+}
+
+impl<'n> RawPublisherBuilder<'n> {
+    pub(crate) fn new(node: &'n Node, key: &str, type_name: &str, type_hash: u64) -> Self {
+        Self { node, key: key.to_owned(), type_name: type_name.to_owned(), type_hash, qos: crate::QoS::new() }
+    }
+
+    /// The QoS (priority, express, congestion, reliability apply; history and E2E need the
+    /// compiled type and are ignored).
+    pub fn qos(mut self, qos: crate::QoS) -> Self {
+        self.qos = qos;
+        self
+    }
+
+    /// Declare the publisher on the bus.
+    pub async fn create(self) -> Result<RawPublisher, Error> {
+        RawPublisher::declare(self.node, &self.key, &self.type_name, self.type_hash, self.qos)
+    }
+}
+
 /// Publishes pre-encoded FlatBuffers bytes of a type known only by name and hash (bridges,
 /// replay, the CLI). The caller vouches for the payload; subscribers still verify it. Takes the
 /// same paths as a typed publisher (shared memory on this host, zenoh beyond), and the node's
@@ -135,7 +189,7 @@ pub struct RawPublisher {
 }
 
 impl RawPublisher {
-    pub(crate) fn declare(
+    fn declare(
         node: &Node,
         key: &str,
         type_name: &str,

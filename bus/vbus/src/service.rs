@@ -17,15 +17,44 @@ use crate::{
 /// Requests a server queues before it answers "busy".
 const SERVER_QUEUE: usize = 64;
 
+/// Builds a [`ServiceServer`]; from [`Node::service_server`].
+#[must_use = "call .create().await to declare the server"]
+pub struct ServiceServerBuilder<'n, Req, Rep> {
+    pub(crate) node: &'n Node,
+    pub(crate) service: Service<Req, Rep>,
+}
+
+impl<Req: Message, Rep: Message> ServiceServerBuilder<'_, Req, Rep> {
+    /// Declare the server on the bus (and serve the request and reply schemas).
+    pub async fn create(self) -> Result<ServiceServer<Req, Rep>, Error> {
+        ServiceServer::declare(self.node, self.service)
+    }
+}
+
+/// Builds a [`ServiceClient`]; from [`Node::service_client`].
+#[must_use = "call .create().await to declare the client"]
+pub struct ServiceClientBuilder<'n, Req, Rep> {
+    pub(crate) node: &'n Node,
+    pub(crate) service: Service<Req, Rep>,
+}
+
+impl<Req: Message, Rep: Message> ServiceClientBuilder<'_, Req, Rep> {
+    /// Declare the client.
+    pub async fn create(self) -> Result<ServiceClient<Req, Rep>, Error> {
+        ServiceClient::declare(self.node, self.service)
+    }
+}
+
 /// Serves one [`Service`]: receives typed requests, answers with typed replies.
 pub struct ServiceServer<Req, Rep> {
     rx: flume::Receiver<Request<Req, Rep>>,
     stats: Arc<Counters>,
+    closed: tokio::sync::watch::Receiver<bool>,
     _queryable: zenoh::query::Queryable<()>,
 }
 
 impl<Req: Message, Rep: Message> ServiceServer<Req, Rep> {
-    pub(crate) fn declare(node: &Node, service: Service<Req, Rep>) -> Result<Self, Error> {
+    fn declare(node: &Node, service: Service<Req, Rep>) -> Result<Self, Error> {
         crate::topic::validate_key(service.key()).map_err(Error::Key)?;
         if let Some(a) = &node.config().access
             && !a.may_publish(node.name(), service.key())
@@ -65,12 +94,12 @@ impl<Req: Message, Rep: Message> ServiceServer<Req, Rep> {
         // calls through these, as they do for published types.
         node.serve_schema::<Req>()?;
         node.serve_schema::<Rep>()?;
-        Ok(Self { rx, stats, _queryable: queryable })
+        Ok(Self { rx, stats, closed: node.closed(), _queryable: queryable })
     }
 
     /// The next request.
     pub async fn recv(&self) -> Result<Request<Req, Rep>, Closed> {
-        let r = self.rx.recv_async().await.map_err(|_| Closed)?;
+        let r = crate::node::recv_until_closed(&self.rx, &self.closed).await?;
         Counters::inc(&self.stats.delivered);
         Ok(r)
     }
@@ -197,7 +226,7 @@ pub struct ServiceClient<Req, Rep> {
 }
 
 impl<Req: Message, Rep: Message> ServiceClient<Req, Rep> {
-    pub(crate) fn declare(node: &Node, service: Service<Req, Rep>) -> Result<Self, Error> {
+    fn declare(node: &Node, service: Service<Req, Rep>) -> Result<Self, Error> {
         crate::topic::validate_key(service.key()).map_err(Error::Key)?;
         Ok(Self {
             session: node.session().clone(),

@@ -17,7 +17,7 @@ use std::{
 use zenoh::Wait;
 
 use crate::{
-    Closed, Congestion, Error, Message, QoS, Topic, TopicEvent, TopicStats,
+    Closed, Congestion, Error, Message, QoS, RecvError, Topic, TopicEvent, TopicStats,
     event::{E2eViolation, RejectReason},
     message::verify,
     node::Node,
@@ -41,7 +41,7 @@ pub struct SubscriberBuilder<'n, T> {
     pub(crate) on_event: Option<EventFn>,
 }
 
-impl<T: Message> SubscriberBuilder<'_, T> {
+impl<'n, T: Message> SubscriberBuilder<'n, T> {
     /// Override the topic's QoS for this subscriber (queue depth, deadline, lifespan, history).
     pub fn qos(mut self, qos: QoS) -> Self {
         self.qos = qos;
@@ -61,18 +61,16 @@ impl<T: Message> SubscriberBuilder<'_, T> {
     pub async fn create(self) -> Result<Subscriber<T>, Error> {
         let depth = self.qos.queue.max(1) as usize;
         let (tx, rx) = flume::bounded(depth);
+        let closed = self.node.closed();
         let (handle, events) = self.declare(Deliver::Queue { tx, rx: rx.clone() }).await?;
-        Ok(Subscriber { stream: rx.clone().into_stream(), rx, handle, events })
+        Ok(Subscriber { stream: rx.clone().into_stream(), rx, handle, events, closed })
     }
 
-    /// Declare the subscriber with a callback, called on the transport's thread for every valid
-    /// sample. Keep it short; a slow callback on a `Block` topic back-pressures the publisher.
-    pub async fn callback(
-        self,
-        f: impl Fn(Sample<T>) + Send + Sync + 'static,
-    ) -> Result<CallbackSubscriber<T>, Error> {
-        let (handle, events) = self.declare(Deliver::Callback(Box::new(f))).await?;
-        Ok(CallbackSubscriber { handle, events })
+    /// Deliver samples to a callback instead of a queue: it is called on the transport's thread
+    /// for every valid sample. Keep it short; a slow callback on a `Block` topic back-pressures
+    /// the publisher.
+    pub fn callback(self, f: impl Fn(Sample<T>) + Send + Sync + 'static) -> CallbackSubscriberBuilder<'n, T> {
+        CallbackSubscriberBuilder { inner: self, f: Box::new(f) }
     }
 
     async fn declare(self, deliver: Deliver<T>) -> Result<(Handle<T>, flume::Receiver<TopicEvent>), Error> {
@@ -197,6 +195,22 @@ impl<T> Drop for Handle<T> {
     }
 }
 
+/// Builds a [`CallbackSubscriber`]; from [`SubscriberBuilder::callback`].
+#[must_use = "call .create().await to declare the subscriber"]
+pub struct CallbackSubscriberBuilder<'n, T> {
+    inner: SubscriberBuilder<'n, T>,
+    f: SampleFn<T>,
+}
+
+impl<T: Message> CallbackSubscriberBuilder<'_, T> {
+    /// Declare the subscriber; with history in the QoS, the kept samples have gone through the
+    /// callback before this returns.
+    pub async fn create(self) -> Result<CallbackSubscriber<T>, Error> {
+        let (handle, events) = self.inner.declare(Deliver::Callback(self.f)).await?;
+        Ok(CallbackSubscriber { handle, events })
+    }
+}
+
 /// A subscriber that queues verified samples for the application.
 ///
 /// Receive with [`Subscriber::recv`] or as a `futures::Stream`. QoS events (deadline, type
@@ -206,13 +220,14 @@ pub struct Subscriber<T: 'static> {
     stream: flume::r#async::RecvStream<'static, Sample<T>>,
     handle: Handle<T>,
     events: flume::Receiver<TopicEvent>,
+    closed: tokio::sync::watch::Receiver<bool>,
 }
 
 impl<T: Message> Subscriber<T> {
-    /// The next sample; waits for one.
+    /// The next sample; waits for one. [`Closed`] once the node is closed and the queue drained.
     pub async fn recv(&self) -> Result<Sample<T>, Closed> {
         loop {
-            let s = self.rx.recv_async().await.map_err(|_| Closed)?;
+            let s = crate::node::recv_until_closed(&self.rx, &self.closed).await?;
             if let Some(s) = self.handle.ingress.hand_over(s) {
                 return Ok(s);
             }
@@ -229,9 +244,14 @@ impl<T: Message> Subscriber<T> {
         None
     }
 
-    /// The next sample, waiting at most `timeout`.
-    pub async fn recv_timeout(&self, timeout: Duration) -> Option<Sample<T>> {
-        tokio::time::timeout(timeout, self.recv()).await.ok().and_then(Result::ok)
+    /// The next sample, waiting at most `timeout`: [`RecvError::Timeout`] when none came in
+    /// time, [`RecvError::Closed`] when none will come.
+    pub async fn recv_timeout(&self, timeout: Duration) -> Result<Sample<T>, RecvError> {
+        match tokio::time::timeout(timeout, self.recv()).await {
+            Ok(Ok(s)) => Ok(s),
+            Ok(Err(Closed)) => Err(RecvError::Closed),
+            Err(_) => Err(RecvError::Timeout(timeout)),
+        }
     }
 
     /// The next event; waits for one.

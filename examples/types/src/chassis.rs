@@ -25,14 +25,14 @@ pub struct Chassis {
 
 impl Chassis {
     /// Declare everything on `node`; the drive mode starts at `Normal`, changed by `chassis`.
-    pub fn open(node: &Node) -> Result<Self, String> {
+    pub async fn open(node: &Node) -> Result<Self, String> {
         let e = |e: vbus::Error| e.to_string();
-        let speed = node.publisher(topics::chassis::SPEED).create().map_err(e)?;
-        let battery = node.publisher(topics::powertrain::BATTERY).create().map_err(e)?;
-        let mut mode = node.field_owner(topics::body::DRIVE_MODE).map_err(e)?;
+        let speed = node.publisher(topics::chassis::SPEED).create().await.map_err(e)?;
+        let battery = node.publisher(topics::powertrain::BATTERY).create().await.map_err(e)?;
+        let mut mode = node.field_owner(topics::body::DRIVE_MODE).create().await.map_err(e)?;
         mode.set(&DriveModeStateT { mode: DriveMode::Normal, changed_by: Some("chassis".into()) })
             .map_err(|e| e.to_string())?;
-        let server = node.service_server(services::body::SET_DRIVE_MODE).map_err(e)?;
+        let server = node.service_server(services::body::SET_DRIVE_MODE).create().await.map_err(e)?;
         Ok(Self { speed, battery, mode, server })
     }
 

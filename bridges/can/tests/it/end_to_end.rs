@@ -38,7 +38,7 @@ fn close(a: f64, b: f64) -> bool {
 async fn replayed_capture_reaches_subscribers_as_reference_values() {
     let domain = format!("can-e2e-{}", std::process::id());
     let (node, ep) = parent(&domain).await;
-    let sub = node.raw_subscriber("can/pt/**", 32768).unwrap();
+    let sub = node.raw_subscriber("can/pt/**").queue(32768).create().await.unwrap();
     let dbc = testdata("dbc/kuksa/Model3CAN.dbc");
     let log = testdata("logs/real/tesla_model3_kuksa_dogmode.log");
     let child = daemon(
@@ -114,8 +114,8 @@ async fn replayed_capture_reaches_subscribers_as_reference_values() {
 async fn write_back_only_for_allowlisted_messages() {
     let domain = format!("can-wb-{}", std::process::id());
     let (node, ep) = parent(&domain).await;
-    let stats = node.raw_subscriber("@bridge/can/pt/stats", 64).unwrap();
-    let events = node.raw_subscriber("@bridge/can/pt/events", 64).unwrap();
+    let stats = node.raw_subscriber("@bridge/can/pt/stats").queue(64).create().await.unwrap();
+    let events = node.raw_subscriber("@bridge/can/pt/events").queue(64).create().await.unwrap();
     let bus_dir = temp_dir("vcan");
     let mut can = SoftwareBus::join(&bus_dir).unwrap();
     let dbc = testdata("dbc/kuksa/Model3CAN.dbc");
@@ -144,7 +144,7 @@ async fn write_back_only_for_allowlisted_messages() {
     let das = plan.message(697, false).unwrap();
 
     // CAN -> bus, from the software bus.
-    let incoming = node.raw_subscriber(&spec.key, 16).unwrap();
+    let incoming = node.raw_subscriber(&spec.key).queue(16).create().await.unwrap();
     let raw_zero = |s: &vbus_dbc::Signal| {
         Some(if s.decodes_to_integer() { Value::Int(s.offset as i128) } else { Value::Float(s.offset) })
     };
@@ -177,11 +177,16 @@ async fn write_back_only_for_allowlisted_messages() {
             &spec.type_name(),
             spec.type_hash(),
         )
+        .create()
+        .await
         .unwrap();
     // Not allowlisted: refused, never on CAN.
     let esp = &specs[db.messages().iter().position(|m| m.name == "ID145ESP_status").unwrap()];
-    let mut forbidden =
-        node.raw_publisher("can/pt/tx/ID145ESP_status", &esp.type_name(), esp.type_hash()).unwrap();
+    let mut forbidden = node
+        .raw_publisher("can/pt/tx/ID145ESP_status", &esp.type_name(), esp.type_hash())
+        .create()
+        .await
+        .unwrap();
     assert!(tx.wait_for_subscribers(WATCHDOG).await, "the bridge subscribes to write-back requests");
     let mut enc = table::TableEncoder::default();
     let mut req: Vec<_> = msg.signals.iter().map(raw_zero).collect();
@@ -246,7 +251,7 @@ fn codegen_bfbs(dbc: &std::path::Path, bus: &str, tag: &str) -> std::path::PathB
 async fn serves_each_message_schema_so_tools_decode_can_topics() {
     let domain = format!("can-schema-{}", std::process::id());
     let (node, ep) = parent(&domain).await;
-    let stats = node.raw_subscriber("@bridge/can/pt/stats", 64).unwrap();
+    let stats = node.raw_subscriber("@bridge/can/pt/stats").queue(64).create().await.unwrap();
     let dbc = testdata("dbc/kuksa/Model3CAN.dbc");
     let schema = codegen_bfbs(&dbc, "pt", "bfbs");
     let bus_dir = temp_dir("vcan-schema");
@@ -268,7 +273,7 @@ async fn serves_each_message_schema_so_tools_decode_can_topics() {
     let specs = fbs::tables(&db, "pt");
     let idx = db.messages().iter().position(|m| m.name == "ID257DIspeed").unwrap();
     let spec = &specs[idx];
-    let sub = node.raw_subscriber(&spec.key, 16).unwrap();
+    let sub = node.raw_subscriber(&spec.key).queue(16).create().await.unwrap();
     // A real frame of the capture: DI_vehicleSpeed and friends.
     let data = [0x6d, 0x51, 0x91, 0x20, 0x22, 0x7c, 0x07, 0x00];
     // The subscription reaches the daemon asynchronously: send until a sample comes back.

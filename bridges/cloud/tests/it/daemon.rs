@@ -122,7 +122,7 @@ async fn sigkill_mid_stream_loses_nothing_that_was_accepted() {
             write_config(&dir, &domain, &endpoint, &format!("host: '127.0.0.1', port: {}", gate.port));
         let log = dir.join("daemon.log");
         let daemon = Daemon::start(&config, &log).await;
-        let mut p = node.publisher(SPEED).create().unwrap();
+        let mut p = node.publisher(SPEED).create().await.unwrap();
         wait_matched(&p).await;
 
         // A steady stream, about 1000 samples/s, that keeps going through everything below.
@@ -206,7 +206,7 @@ async fn sigterm_flushes_to_the_file_sink_and_exits_cleanly() {
         let (node, endpoint) = parent_node("app", &domain).await;
         let config = write_config(&dir, &domain, &endpoint, "host: null");
         let daemon = Daemon::start(&config, &dir.join("daemon.log")).await;
-        let mut p = node.publisher(SPEED).create().unwrap();
+        let mut p = node.publisher(SPEED).create().await.unwrap();
         wait_matched(&p).await;
         for i in 1..=200u32 {
             p.publish(&speed(1.0, i, "term")).unwrap();

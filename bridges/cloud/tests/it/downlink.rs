@@ -29,7 +29,7 @@ async fn allowed_commands_reach_the_service_and_others_are_refused() {
         wait_until("bridge connected", || bridge.stats().uplink.connected).await;
 
         // The bus service: doubles kph, counts requests.
-        let server = node.service_server(DOUBLE).unwrap();
+        let server = node.service_server(DOUBLE).create().await.unwrap();
         let served = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
         let count = served.clone();
         let serving = tokio::spawn(async move {

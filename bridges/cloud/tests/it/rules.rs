@@ -32,10 +32,10 @@ async fn on_change_window_and_periodic_rules_select_by_field_values() {
              ]",
         );
         let bridge = Bridge::start_on(node.clone(), cfg).await.unwrap();
-        let mut engine = node.publisher(ENGINE).create().unwrap();
-        let mut cam = node.publisher(CAM).create().unwrap();
-        let mut spd = node.publisher(SPEED).create().unwrap();
-        let mut imu = node.publisher(IMU).create().unwrap();
+        let mut engine = node.publisher(ENGINE).create().await.unwrap();
+        let mut cam = node.publisher(CAM).create().await.unwrap();
+        let mut spd = node.publisher(SPEED).create().await.unwrap();
+        let mut imu = node.publisher(IMU).create().await.unwrap();
         for p in [&engine, &cam, &spd, &imu] {
             wait_matched(p).await;
         }

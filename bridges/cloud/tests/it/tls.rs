@@ -112,7 +112,7 @@ async fn uplink_over_tls_verifies_the_broker() {
             &format!("mqtt: {{ tls: {{ ca_file: '{}' }} }}", dir.join("good-ca.pem").display()),
         );
         let bridge = Bridge::start_on(node.clone(), right).await.unwrap();
-        let mut p = node.publisher(SPEED).create().unwrap();
+        let mut p = node.publisher(SPEED).create().await.unwrap();
         wait_matched(&p).await;
         for i in 1..=100 {
             p.publish(&speed(1.0, i, "tls")).unwrap();

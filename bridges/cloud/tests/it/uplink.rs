@@ -55,7 +55,7 @@ async fn broker_outage_loses_nothing_and_keeps_order() {
             "rules: [{ name: 'chassis', keys: 'chassis/**', mode: 'all' }]",
         );
         let bridge = Bridge::start_on(node.clone(), cfg).await.expect("bridge starts");
-        let mut p = node.publisher(SPEED).create().unwrap();
+        let mut p = node.publisher(SPEED).create().await.unwrap();
         wait_matched(&p).await;
         wait_until("bridge connected", || bridge.stats().uplink.connected).await;
 
@@ -123,7 +123,7 @@ async fn zstd_batches_arrive_compressed_and_complete() {
         let (node, _) = parent_node("app", &domain).await;
         let cfg = config(&domain, &dir, Some(broker.port), "uplink: { compression: 'zstd' }");
         let bridge = Bridge::start_on(node.clone(), cfg).await.unwrap();
-        let mut p = node.publisher(SPEED).create().unwrap();
+        let mut p = node.publisher(SPEED).create().await.unwrap();
         wait_matched(&p).await;
         publish(&mut p, 1..=500).await;
         wait_until("500 samples", || cloud.with(|r| r.distinct_seqs("chassis/speed").len()) == 500).await;
@@ -166,8 +166,8 @@ async fn full_queue_drops_lowest_priority_oldest_first_and_reports_it() {
                      { name: 'chassis', keys: 'chassis/**', mode: 'all', priority: 1 }]",
         );
         let bridge = Bridge::start_on(node.clone(), cfg).await.unwrap();
-        let mut log = node.publisher(LOG).create().unwrap();
-        let mut spd = node.publisher(SPEED).create().unwrap();
+        let mut log = node.publisher(LOG).create().await.unwrap();
+        let mut spd = node.publisher(SPEED).create().await.unwrap();
         wait_matched(&log).await;
         wait_matched(&spd).await;
         publish(&mut log, 1..=150).await;

@@ -5,6 +5,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::*;
+use vbus::RecvError;
 use vbus_dds::bridge::{BridgeConfig, Direction, LOOPBACK_CONFIG, TopicConfig};
 use vbus_test_support::dds::topics;
 
@@ -12,10 +13,10 @@ use vbus_test_support::dds::topics;
 async fn both_directions_no_echo() {
     let peer = c_peer();
     let (app, b) = two_nodes("loop").await;
-    let bridge = bridge(&b, &config(13, &[("dds/status", Direction::Both)]));
+    let bridge = bridge(&b, &config(13, &[("dds/status", Direction::Both)])).await;
     // Everything seen on the bus by the application node (its own samples included).
     let sub = app.subscriber(topics::dds::STATUS).create().await.unwrap();
-    let mut publisher = app.publisher(topics::dds::STATUS).create().unwrap();
+    let mut publisher = app.publisher(topics::dds::STATUS).create().await.unwrap();
     assert!(publisher.wait_for_subscribers(WAIT).await, "bridge never subscribed on the bus");
     // A DDS observer that prints whatever it gets for 6 s.
     let observer = cyclone_env(Command::new(&peer).args(["sub", "1000", "13", "6"]))
@@ -36,7 +37,7 @@ async fn both_directions_no_echo() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
     let mut ids = Vec::new();
-    while let Some(s) = sub.recv_timeout(Duration::from_millis(300)).await {
+    while let Ok(s) = sub.recv_timeout(Duration::from_millis(300)).await {
         ids.push(s.view().id());
     }
     ids.sort_unstable();
@@ -81,7 +82,7 @@ fn ddsperf_config(domain_id: u32, key_topic: (&str, &str)) -> BridgeConfig {
 async fn ddsperf_publisher_zero_loss() {
     let (app, b) = two_nodes("ddsperf").await;
     let sub = app.subscriber(topics::ddsperf::KS).create().await.unwrap();
-    let bridge = bridge(&b, &ddsperf_config(14, ("ddsperf/ks", "DDSPerfRDataKS")));
+    let bridge = bridge(&b, &ddsperf_config(14, ("ddsperf/ks", "DDSPerfRDataKS"))).await;
     let mut perf = cyclone_env(&mut Command::new("ddsperf"))
         .args(["-i", "14", "-D", "4", "-k", "all", "-T", "KS", "pub", "2000Hz", "size", "64"])
         .stdout(Stdio::null())
@@ -92,13 +93,16 @@ async fn ddsperf_publisher_zero_loss() {
     let t0 = Instant::now();
     loop {
         match sub.recv_timeout(Duration::from_millis(1500)).await {
-            Some(s) => {
+            Ok(s) => {
                 let v = s.view();
                 assert_eq!(v.baggage().map(|b| b.len()), Some(64 - 12), "baggage");
                 seqs.push(v.seq());
             }
-            None if !seqs.is_empty() => break,
-            None => assert!(t0.elapsed() < WAIT, "nothing from ddsperf; {:?}", bridge.stats("ddsperf/ks")),
+            Err(RecvError::Closed) => panic!("the subscriber closed"),
+            Err(RecvError::Timeout(_)) if !seqs.is_empty() => break,
+            Err(RecvError::Timeout(_)) => {
+                assert!(t0.elapsed() < WAIT, "nothing from ddsperf; {:?}", bridge.stats("ddsperf/ks"))
+            }
         }
     }
     let _ = perf.wait();
@@ -126,7 +130,7 @@ async fn mismatched_dds_type_is_reported() {
     let mut cfg = ddsperf_config(15, ("dds/status", "DDSPerfRDataKS"));
     cfg.topics[0].final_type = false;
     cfg.topics[0].octet = false;
-    let bridge = bridge(&b, &cfg);
+    let bridge = bridge(&b, &cfg).await;
     let mut perf = cyclone_env(&mut Command::new("ddsperf"))
         .args(["-i", "15", "-D", "3", "-T", "KS", "pub", "500Hz", "size", "64"])
         .stdout(Stdio::null())
@@ -136,7 +140,7 @@ async fn mismatched_dds_type_is_reported() {
     let got = sub.recv_timeout(Duration::from_secs(4)).await;
     let _ = perf.wait();
     let st = bridge.stats("dds/status").unwrap();
-    assert!(got.is_none(), "a KeyedSeq was bridged as a Status");
+    assert!(matches!(got, Err(RecvError::Timeout(_))), "a KeyedSeq was bridged as a Status: {got:?}");
     assert_eq!(st.from_dds, 0);
     assert!(st.inconsistent_types > 0, "mismatch not reported: {st:?}");
 }

@@ -45,8 +45,8 @@ pub fn config(domain_id: u32, topics: &[(&str, Direction)]) -> BridgeConfig {
 }
 
 /// Start the bridge on node `b` with the demo schema.
-pub fn bridge(b: &Node, cfg: &BridgeConfig) -> Bridge {
-    Bridge::start(b, vbus_test_support::dds::SCHEMA_BFBS, cfg).expect("start bridge")
+pub async fn bridge(b: &Node, cfg: &BridgeConfig) -> Bridge {
+    Bridge::start(b, vbus_test_support::dds::SCHEMA_BFBS, cfg).await.expect("start bridge")
 }
 
 /// `CYCLONEDDS_URI` for C peers: lo only, no multicast.

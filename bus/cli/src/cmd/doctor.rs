@@ -226,7 +226,7 @@ async fn diagnose(r: &mut Report, node: &Node, domain: &str, duration: f64) -> R
         node.topics().await?.into_iter().filter(|t| !t.node.starts_with("vbus-cli-")).collect();
 
     // 5. Listen.
-    let sub = node.raw_subscriber("**", 65_536)?;
+    let sub = node.raw_subscriber("**").queue(65_536).create().await?;
     let mut keys: BTreeMap<String, KeyStats> = BTreeMap::new();
     let end = Instant::now() + Duration::from_secs_f64(duration.max(0.1));
     while let Ok(Ok(s)) = tokio::time::timeout_at(end.into(), sub.recv()).await {

@@ -97,7 +97,7 @@ pub async fn run(ctx: &Ctx, a: EchoArgs) -> Result<()> {
             ctx.warn_if_unknown(&a.key).await;
         }
     }
-    let sub = ctx.node.raw_subscriber(&a.key, 4096)?;
+    let sub = ctx.node.raw_subscriber(&a.key).queue(4096).create().await?;
     let mut received = 0u64;
     let mut last_retry = Instant::now();
     let stop = ctx::stop_signal();

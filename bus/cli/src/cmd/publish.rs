@@ -76,7 +76,7 @@ pub async fn run(ctx: &Ctx, a: PubArgs) -> Result<()> {
     let (schema, type_hash) = (entry.schema.clone(), entry.type_hash);
     schema.table(&type_name)?;
     let payload = encode(&schema, &type_name, &value)?;
-    let mut publisher = ctx.node.raw_publisher(&a.key, &type_name, type_hash)?;
+    let mut publisher = ctx.node.raw_publisher(&a.key, &type_name, type_hash).create().await?;
     let matched = publisher.wait_for_subscribers(Duration::from_secs_f64(a.wait.max(0.0))).await;
     if !matched && !ctx.json {
         eprintln!("note: no subscriber of `{}` matched within {} s; publishing anyway", a.key, a.wait);

@@ -53,7 +53,7 @@ fn stats(xs: impl Iterator<Item = f64> + Clone) -> (f64, f64, f64, f64) {
 pub async fn run(ctx: &Ctx, a: RateArgs, what: Measure) -> Result<()> {
     ctx::check_key_expr(ctx.node.domain(), &a.key)?;
     ctx.warn_if_unknown(&a.key).await;
-    let sub = ctx.node.raw_subscriber(&a.key, 65_536)?;
+    let sub = ctx.node.raw_subscriber(&a.key).queue(65_536).create().await?;
     let window = a.window.max(2);
     let mut keys: BTreeMap<String, Window> = BTreeMap::new();
     let mut report = tokio::time::interval(Duration::from_secs_f64(a.every.max(0.05)));

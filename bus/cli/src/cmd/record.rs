@@ -114,7 +114,7 @@ pub async fn run(ctx: &Ctx, a: RecordArgs) -> Result<()> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<RawSample>();
     let mut forwarders = Vec::new();
     for k in &keys {
-        let sub = ctx.node.raw_subscriber(k, 16_384)?;
+        let sub = ctx.node.raw_subscriber(k).queue(16_384).create().await?;
         let tx = tx.clone();
         forwarders.push(tokio::spawn(async move {
             while let Ok(s) = sub.recv().await {

@@ -90,7 +90,7 @@ pub async fn run(ctx: &Ctx, a: ReplayArgs) -> Result<()> {
             }
         };
         if let std::collections::hash_map::Entry::Vacant(v) = channels.entry(m.channel.id) {
-            v.insert(open_channel(ctx, &domain, &filters, &m.channel)?);
+            v.insert(open_channel(ctx, &domain, &filters, &m.channel).await?);
         }
         if channels[&m.channel.id].is_some() {
             total += 1;
@@ -167,7 +167,7 @@ pub async fn run(ctx: &Ctx, a: ReplayArgs) -> Result<()> {
 }
 
 /// A publisher for an MCAP channel, or `None` when the topic filter leaves it out.
-fn open_channel(
+async fn open_channel(
     ctx: &Ctx,
     domain: &str,
     filters: &[KeyExpr<'static>],
@@ -208,5 +208,5 @@ fn open_channel(
                 ))
             })?,
     };
-    Ok(Some(Channel { publisher: ctx.node.raw_publisher(key, &type_name, type_hash)? }))
+    Ok(Some(Channel { publisher: ctx.node.raw_publisher(key, &type_name, type_hash).create().await? }))
 }

@@ -57,7 +57,7 @@ pub async fn run(ctx: &Ctx, a: TopicsArgs) -> Result<()> {
         }
     }
     if a.window > 0.0 {
-        let sub = ctx.node.raw_subscriber("**", 65_536)?;
+        let sub = ctx.node.raw_subscriber("**").queue(65_536).create().await?;
         let end = Instant::now() + Duration::from_secs_f64(a.window);
         while let Ok(Ok(s)) = tokio::time::timeout_at(end.into(), sub.recv()).await {
             let r = rows.entry(s.key().to_owned()).or_default();

@@ -13,7 +13,7 @@ async fn call_finds_the_service_in_schemas_and_decodes_the_reply() {
 
     // The chassis changes its drive-mode field when the service accepts.
     let checker = bus.peer("checker").await;
-    let field = checker.field(topics::body::DRIVE_MODE).await.unwrap();
+    let field = checker.field_client(topics::body::DRIVE_MODE).create().await.unwrap();
 
     // The server serves its request and reply schemas: the service is found on the bus, with no
     // schema file and no compiled type in the tool.

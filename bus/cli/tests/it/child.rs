@@ -21,7 +21,7 @@ async fn run(env: ChildEnv, node: Node) -> Result<(), String> {
         // The demo's chassis ECU (speed at 50 Hz, battery at 10 Hz, the drive-mode field and the
         // set-drive-mode service), publishing `speed_of(seq)` and a constant battery state.
         "chassis" => {
-            let chassis = Chassis::open(&node)?;
+            let chassis = Chassis::open(&node).await?;
             println!("VBUS ready");
             let battery = |_| BatteryStateT { soc_percent: 80.0, pack_voltage: 396.0, max_cell_temp_c: 31.5 };
             chassis.run(speed_of, battery, async { _ = forever().await }).await?;

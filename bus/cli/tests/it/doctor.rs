@@ -64,9 +64,12 @@ async fn problems_are_named_in_words() {
     // While the doctor listens: a publisher built from another schema version, a clock five
     // seconds ahead, a plain zenoh writer without vbus header, and a publisher with gaps.
     let mut wrong_hash =
-        rogue.raw_publisher("chassis/speed", VehicleSpeedMsg::TYPE_NAME, 0xdead_beef).unwrap();
-    let mut ahead =
-        rogue.raw_publisher("engine/temp", VehicleSpeedMsg::TYPE_NAME, VehicleSpeedMsg::TYPE_HASH).unwrap();
+        rogue.raw_publisher("chassis/speed", VehicleSpeedMsg::TYPE_NAME, 0xdead_beef).create().await.unwrap();
+    let mut ahead = rogue
+        .raw_publisher("engine/temp", VehicleSpeedMsg::TYPE_NAME, VehicleSpeedMsg::TYPE_HASH)
+        .create()
+        .await
+        .unwrap();
     let session = rogue.session().clone();
     let noise = tokio::spawn(async move {
         let mut seq = 0u64;

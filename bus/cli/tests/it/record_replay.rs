@@ -167,7 +167,7 @@ async fn recording_reads_back_independently_and_replays_in_order() {
     // subscribers (the type hash travelled with the recording).
     let d2 = unique_domain("replayed");
     let receiver = bus.peer_in("receiver", &d2).await;
-    let raw = receiver.raw_subscriber("**", 100_000).unwrap();
+    let raw = receiver.raw_subscriber("**").queue(100_000).create().await.unwrap();
     let typed = receiver
         .subscriber(topics::chassis::SPEED)
         .qos(topics::chassis::SPEED.qos().queue(10_000))
@@ -206,7 +206,7 @@ async fn replay_rate_loop_and_topic_filter() {
 
     let d2 = unique_domain("filtered");
     let receiver = bus.peer_in("receiver", &d2).await;
-    let raw = receiver.raw_subscriber("**", 100_000).unwrap();
+    let raw = receiver.raw_subscriber("**").queue(100_000).create().await.unwrap();
 
     // Only the selected topics.
     let out =

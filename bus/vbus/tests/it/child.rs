@@ -20,7 +20,7 @@ async fn run(env: ChildEnv, node: Node) -> Result<(), String> {
     match env.role.as_str() {
         "publisher" => {
             let (n, interval) = (arg(0) as u32, arg(1));
-            let mut p = node.publisher(SPEED).create().map_err(|x| e(&x))?;
+            let mut p = node.publisher(SPEED).create().await.map_err(|x| e(&x))?;
             wait_matched(&p).await;
             for i in 1..=n {
                 p.publish(&speed(i as f32 * 1.5, i, &format!("s{i}"))).map_err(|x| e(&x))?;
@@ -46,7 +46,7 @@ async fn run(env: ChildEnv, node: Node) -> Result<(), String> {
             forever().await
         }
         "silent_publisher" => {
-            let mut p = node.publisher(WATCHED).create().map_err(|x| e(&x))?;
+            let mut p = node.publisher(WATCHED).create().await.map_err(|x| e(&x))?;
             wait_matched(&p).await;
             for i in 1..=10 {
                 p.publish(&speed(1.0, i, "alive")).map_err(|x| e(&x))?;
@@ -56,7 +56,7 @@ async fn run(env: ChildEnv, node: Node) -> Result<(), String> {
             forever().await
         }
         "server" => {
-            let server = node.service_server(DOUBLE).map_err(|x| e(&x))?;
+            let server = node.service_server(DOUBLE).create().await.map_err(|x| e(&x))?;
             println!("VBUS ready");
             let mut ignored = Vec::new();
             while let Ok(req) = server.recv().await {
@@ -75,7 +75,7 @@ async fn run(env: ChildEnv, node: Node) -> Result<(), String> {
             Ok(())
         }
         "field_owner" => {
-            let mut f = node.field_owner(MODE).map_err(|x| e(&x))?;
+            let mut f = node.field_owner(MODE).create().await.map_err(|x| e(&x))?;
             f.set(&speed(1.0, 1, "eco")).map_err(|x| e(&x))?;
             println!("VBUS ready");
             let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
@@ -92,7 +92,7 @@ async fn run(env: ChildEnv, node: Node) -> Result<(), String> {
             forever().await
         }
         "mismatch" => {
-            let mut p = node.publisher(SPEED_V2).create().map_err(|x| e(&x))?;
+            let mut p = node.publisher(SPEED_V2).create().await.map_err(|x| e(&x))?;
             wait_matched(&p).await;
             for i in 1..=5 {
                 p.publish(&speed_v2(3.0, i, "v2")).map_err(|x| e(&x))?;
@@ -104,7 +104,7 @@ async fn run(env: ChildEnv, node: Node) -> Result<(), String> {
             use vbus::zenoh::Wait;
             let key = wire::data_key(node.domain(), SPEED.key());
             let raw = node.session().declare_publisher(key).wait().map_err(|x| e(&x))?;
-            let mut p = node.publisher(SPEED).create().map_err(|x| e(&x))?;
+            let mut p = node.publisher(SPEED).create().await.map_err(|x| e(&x))?;
             wait_matched(&p).await;
             let mut fbb = vbus::flatbuffers::FlatBufferBuilder::new();
             let root = build_speed(&mut fbb, 9.0, 9, "a label long enough to be cut");
@@ -137,7 +137,7 @@ async fn run(env: ChildEnv, node: Node) -> Result<(), String> {
         }
         "flood_drop" => {
             let n = arg(0) as u32;
-            let mut p = node.publisher(SLOW_DROP).create().map_err(|x| e(&x))?;
+            let mut p = node.publisher(SLOW_DROP).create().await.map_err(|x| e(&x))?;
             wait_matched(&p).await;
             for i in 1..=n {
                 p.publish(&speed(i as f32, i, "flood")).map_err(|x| e(&x))?;
@@ -147,7 +147,7 @@ async fn run(env: ChildEnv, node: Node) -> Result<(), String> {
         }
         "flood_block" => {
             let (n, size) = (arg(0) as u32, arg(1) as usize);
-            let mut p = node.publisher(SLOW_BLOCK).create().map_err(|x| e(&x))?;
+            let mut p = node.publisher(SLOW_BLOCK).create().await.map_err(|x| e(&x))?;
             wait_matched(&p).await;
             let label = "x".repeat(size);
             for i in 1..=n {
@@ -165,7 +165,7 @@ async fn run(env: ChildEnv, node: Node) -> Result<(), String> {
         "hostile" => {
             // Floods as fast as it can: big samples on a Drop topic, for `seconds`.
             let seconds = arg(0);
-            let mut p = node.publisher(SLOW_DROP).create().map_err(|x| e(&x))?;
+            let mut p = node.publisher(SLOW_DROP).create().await.map_err(|x| e(&x))?;
             wait_matched(&p).await;
             let label = "h".repeat(256 * 1024);
             let until = std::time::Instant::now() + Duration::from_secs(seconds);

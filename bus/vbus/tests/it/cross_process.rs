@@ -36,7 +36,7 @@ async fn request_reply_with_refusal_timeout_and_no_server() {
     watchdog(async {
         let domain = unique_domain("rpc");
         let (node, ep) = parent_node("client", &domain).await;
-        let client = node.service_client(DOUBLE).unwrap();
+        let client = node.service_client(DOUBLE).create().await.unwrap();
         // Nobody serves yet.
         let err = client.call(&speed(1.0, 1, "x")).await.unwrap_err();
         assert_eq!(err, CallError::NoServer { key: "test/double".into() });
@@ -105,7 +105,7 @@ async fn field_late_joiner_gets_current_value_then_changes() {
         // The owner set its value before we followed the field: we are the late joiner. Routing
         // of the owner's history queryable may take a moment after connect, so retry the join.
         let mut field = loop {
-            let f = node.field(MODE).await.unwrap();
+            let f = node.field_client(MODE).create().await.unwrap();
             if f.get().is_some() {
                 break f;
             }
@@ -353,7 +353,7 @@ async fn killed_publisher_or_subscriber_breaks_nothing_on_restart() {
         // And the other way round: a Block publisher here, its same-host subscriber killed while
         // its buffer is full. The publisher must go on (to a new subscriber) instead of waiting
         // for the dead one forever.
-        let mut p = node.publisher(SLOW_BLOCK).create().unwrap();
+        let mut p = node.publisher(SLOW_BLOCK).create().await.unwrap();
         let child = spawn("stalled_subscriber", "display", &domain, &ep, &[]);
         assert!(p.wait_for_subscribers(WATCHDOG).await);
         tokio::time::sleep(Duration::from_millis(300)).await;

@@ -24,7 +24,7 @@ async fn history_serves_late_joiners_in_order_without_duplicates() {
         const HIST: Topic<Speed> =
             Topic::new("test/hist").with_qos(QoS::new().history(3).congestion(Congestion::Block));
         let (a, b) = two_nodes("hist").await;
-        let mut p = a.publisher(HIST).create().unwrap();
+        let mut p = a.publisher(HIST).create().await.unwrap();
         for i in 1..=5 {
             p.publish(&speed(i as f32, i, "h")).unwrap();
         }
@@ -55,14 +55,16 @@ async fn wait_for_subscribers_reports_whether_one_matched() {
     watchdog(async {
         const T: Topic<Speed> = Topic::new("test/lonely");
         let (a, b) = two_nodes("match").await;
-        let p = a.publisher(T).create().unwrap();
+        let p = a.publisher(T).create().await.unwrap();
         assert!(!p.wait_for_subscribers(Duration::from_millis(100)).await, "nobody subscribes yet");
         let _sub = b.subscriber(T).create().await.unwrap();
         assert!(p.wait_for_subscribers(WATCHDOG).await, "the subscriber of the other node matches");
-        let raw = a.raw_publisher("test/lonely", "test.Speed", 1).unwrap();
+        let raw = a.raw_publisher("test/lonely", "test.Speed", 1).create().await.unwrap();
         assert!(raw.wait_for_subscribers(WATCHDOG).await);
         assert!(
             !a.raw_publisher("test/nobody", "test.Speed", 1)
+                .create()
+                .await
                 .unwrap()
                 .wait_for_subscribers(Duration::ZERO)
                 .await
@@ -78,7 +80,7 @@ async fn lifespan_drops_stale_samples() {
             Topic::new("test/short").with_qos(QoS::new().lifespan(Duration::from_millis(50)));
         let (a, b) = two_nodes("lifespan").await;
         let sub = b.subscriber(SHORT).create().await.unwrap();
-        let mut p = a.publisher(SHORT).create().unwrap();
+        let mut p = a.publisher(SHORT).create().await.unwrap();
         assert!(p.wait_for_subscribers(WATCHDOG).await, "no subscriber matched");
         p.publish(&speed(1.0, 1, "fresh")).unwrap();
         while sub.queued() == 0 {
@@ -92,14 +94,35 @@ async fn lifespan_drops_stale_samples() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recv_timeout_tells_a_timeout_from_a_closed_endpoint() {
+    watchdog(async {
+        const QUIET: Topic<Speed> = Topic::new("test/quiet");
+        let (a, b) = two_nodes("recv-timeout").await;
+        let sub = b.subscriber(QUIET).create().await.unwrap();
+        let mut p = a.publisher(QUIET).create().await.unwrap();
+        assert!(p.wait_for_subscribers(WATCHDOG).await, "no subscriber matched");
+        let quiet = Duration::from_millis(50);
+        assert_eq!(sub.recv_timeout(quiet).await.err(), Some(vbus::RecvError::Timeout(quiet)));
+        p.publish(&speed(1.0, 1, "one")).unwrap();
+        assert_eq!(sub.recv_timeout(WATCHDOG).await.unwrap().seq(), 1);
+        // Closing the session ends every endpoint of the node: nothing will come any more.
+        b.close().await.unwrap();
+        assert_eq!(sub.recv_timeout(WATCHDOG).await.err(), Some(vbus::RecvError::Closed));
+        assert_eq!(sub.recv().await.err(), Some(vbus::Closed));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callback_delivery_and_stream() {
     use futures_util::StreamExt;
     watchdog(async {
         let (a, b) = two_nodes("callback").await;
         let (tx, rx) = flume::unbounded();
-        let cb = b.subscriber(SPEED).callback(move |s| tx.send(s.view().count()).unwrap()).await.unwrap();
+        let cb =
+            b.subscriber(SPEED).callback(move |s| tx.send(s.view().count()).unwrap()).create().await.unwrap();
         let mut stream = b.subscriber(SPEED).create().await.unwrap();
-        let mut p = a.publisher(SPEED).create().unwrap();
+        let mut p = a.publisher(SPEED).create().await.unwrap();
         assert!(p.wait_for_subscribers(WATCHDOG).await, "no subscriber matched");
         for i in 1..=3 {
             p.publish_with(|fbb| build_speed(fbb, 0.0, i, "cb")).unwrap();
@@ -117,11 +140,11 @@ async fn callback_delivery_and_stream() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_bytes_refuses_invalid_flatbuffers() {
     let (a, _b) = two_nodes("bytes").await;
-    let mut p = a.publisher(SPEED).create().unwrap();
+    let mut p = a.publisher(SPEED).create().await.unwrap();
     let err = p.publish_bytes(&[1, 2, 3]).unwrap_err().to_string();
     assert!(err.contains("not a valid test.Speed"), "{err}");
     assert_eq!(p.stats().sent, 0);
-    let bad = a.publisher(Topic::<Speed>::new("bad/*/key")).create().err().unwrap().to_string();
+    let bad = a.publisher(Topic::<Speed>::new("bad/*/key")).create().await.err().unwrap().to_string();
     assert!(bad.contains("wildcard"), "{bad}");
 }
 
@@ -136,7 +159,7 @@ async fn clients_talk_through_a_router_node() {
         let a = Node::open(client("ecu-a")).await.unwrap();
         let b = Node::open(client("ecu-b")).await.unwrap();
         let sub = b.subscriber(SPEED).create().await.unwrap();
-        let mut p = a.publisher(SPEED).create().unwrap();
+        let mut p = a.publisher(SPEED).create().await.unwrap();
         assert!(p.wait_for_subscribers(WATCHDOG).await, "no subscriber matched");
         p.publish(&speed(88.0, 1, "via router")).unwrap();
         let s = sub.recv_timeout(WATCHDOG).await.expect("sample through the router");
@@ -152,9 +175,9 @@ async fn clients_talk_through_a_router_node() {
 async fn raw_endpoints_bridge_untyped_bytes() {
     watchdog(async {
         let (a, b) = two_nodes("raw").await;
-        let raw_sub = b.raw_subscriber("chassis/**", 16).unwrap();
+        let raw_sub = b.raw_subscriber("chassis/**").queue(16).create().await.unwrap();
         let typed_sub = b.subscriber(SPEED).create().await.unwrap();
-        let mut p = a.publisher(SPEED).create().unwrap();
+        let mut p = a.publisher(SPEED).create().await.unwrap();
         assert!(p.wait_for_subscribers(WATCHDOG).await, "no subscriber matched");
         p.publish(&speed(5.0, 5, "typed")).unwrap();
         let r = tokio::time::timeout(WATCHDOG, raw_sub.recv()).await.unwrap().unwrap();
@@ -164,12 +187,15 @@ async fn raw_endpoints_bridge_untyped_bytes() {
         assert_eq!(typed_sub.recv_timeout(WATCHDOG).await.unwrap().bytes(), r.payload());
 
         // And back: bytes republished untyped reach a typed subscriber with the given source time.
-        let mut rp =
-            a.raw_publisher("chassis/speed", "test.Speed", <Speed as vbus::Message>::TYPE_HASH).unwrap();
+        let mut rp = a
+            .raw_publisher("chassis/speed", "test.Speed", <Speed as vbus::Message>::TYPE_HASH)
+            .create()
+            .await
+            .unwrap();
         rp.publish_at(r.payload(), 1_000).unwrap();
         let s = typed_sub.recv_timeout(WATCHDOG).await.unwrap();
         assert_eq!((s.view().label(), s.source_time_ns()), (Some("typed"), 1_000));
-        assert!(b.raw_subscriber("bad//expr", 1).is_err());
+        assert!(b.raw_subscriber("bad//expr").queue(1).create().await.is_err());
     })
     .await;
 }
@@ -178,7 +204,7 @@ async fn raw_endpoints_bridge_untyped_bytes() {
 async fn schemas_and_topics_are_discoverable() {
     watchdog(async {
         let (a, b) = two_nodes("registry").await;
-        let _p = a.publisher(SPEED).create().unwrap();
+        let _p = a.publisher(SPEED).create().await.unwrap();
         let _s = b.subscriber(SPEED).create().await.unwrap();
         let schema = loop {
             if let Some(s) = b.fetch_schema("test.Speed").await.unwrap() {
@@ -210,7 +236,7 @@ async fn e2e_detects_corruption_repetition_loss_delay_and_masquerade() {
             Topic::new("chassis/brake").with_qos(QoS::new().e2e(true).lifespan(Duration::from_secs(5)));
         let (a, b) = two_nodes("e2e").await;
         let sub = b.subscriber(BRAKE).create().await.unwrap();
-        let mut p = a.publisher(BRAKE).create().unwrap();
+        let mut p = a.publisher(BRAKE).create().await.unwrap();
         assert!(p.wait_for_subscribers(WATCHDOG).await, "no subscriber matched");
         p.publish(&speed(1.0, 1, "genuine")).unwrap();
         assert_eq!(sub.recv_timeout(WATCHDOG).await.unwrap().view().label(), Some("genuine"));
@@ -286,7 +312,7 @@ async fn oversized_messages_are_dropped_by_the_receiver() {
         let small = b_config(&domain, &ep).max_message_size(1048576);
         let b = Node::open(small).await.unwrap();
         let sub = b.subscriber(SPEED).create().await.unwrap();
-        let mut p = a.publisher(SPEED).create().unwrap();
+        let mut p = a.publisher(SPEED).create().await.unwrap();
         assert!(p.wait_for_subscribers(WATCHDOG).await, "no subscriber matched");
         p.publish(&speed(1.0, 1, &"x".repeat(4 << 20))).unwrap(); // 4 MiB > 1 MiB limit
         p.publish(&speed(2.0, 2, "small")).unwrap();
@@ -321,7 +347,7 @@ async fn local_subscribers_cost_no_zenoh_put_and_mixed_subscribers_get_each_samp
             })
             .wait()
             .unwrap();
-        let mut p = a.publisher(SPEED).create().unwrap();
+        let mut p = a.publisher(SPEED).create().await.unwrap();
         assert!(p.wait_for_subscribers(WATCHDOG).await);
         let mut seq = 0u32;
         let mut publish = |p: &mut vbus::Publisher<Speed>| {
@@ -362,7 +388,7 @@ async fn local_subscribers_cost_no_zenoh_put_and_mixed_subscribers_get_each_samp
         let first = loop {
             let s = publish(&mut p);
             assert_eq!(local.recv_timeout(WATCHDOG).await.unwrap().seq(), s);
-            if let Some(f) = far.recv_timeout(Duration::from_millis(20)).await {
+            if let Ok(f) = far.recv_timeout(Duration::from_millis(20)).await {
                 break f.seq();
             }
         };

@@ -77,7 +77,7 @@ async fn mtls_router_keeps_out_strangers_and_enforces_publish_rights() {
 
         // A certificate signed by the CA but unknown to the policy: connected, allowed nothing.
         let stranger = Node::open(client("stranger", false)).await.unwrap();
-        let mut s = stranger.publisher(MEDIA).create().unwrap();
+        let mut s = stranger.publisher(MEDIA).create().await.unwrap();
         s.publish(&speed(0.0, 1, "stranger")).unwrap();
 
         // A process of this host outside the secured bus (no certificate, no policy: it may use
@@ -94,14 +94,14 @@ async fn mtls_router_keeps_out_strangers_and_enforces_publish_rights() {
 
         let chassis = Node::open(client("chassis", true)).await.unwrap();
         assert_eq!(*chassis.local_path(), vbus::LocalPath::Disabled, "a secured node uses shared memory");
-        let mut p = chassis.publisher(BRAKE).create().unwrap();
+        let mut p = chassis.publisher(BRAKE).create().await.unwrap();
         assert!(p.wait_for_subscribers(WATCHDOG).await, "no subscriber matched");
         p.publish(&speed(30.0, 1, "brake")).unwrap();
         assert_eq!(brake.recv_timeout(WATCHDOG).await.unwrap().view().label(), Some("brake"));
 
         // The infotainment node's own vbus refuses, visibly and counted...
         let info = Node::open(client("infotainment", true)).await.unwrap();
-        let mut forged = info.publisher(BRAKE).create().unwrap();
+        let mut forged = info.publisher(BRAKE).create().await.unwrap();
         let err = forged.publish(&speed(0.0, 1, "forged")).unwrap_err();
         assert!(matches!(err, PublishError::AccessDenied { .. }), "{err}");
         assert_eq!(forged.stats().refused, 1);
@@ -110,7 +110,7 @@ async fn mtls_router_keeps_out_strangers_and_enforces_publish_rights() {
         raw.put(vec![0u8; 8]).attachment(vec![0u8; 40]).wait().unwrap();
         // Its own topic works; it is sent after the forged brake sample on the same link, so by the
         // time it arrives, the forged one would have too.
-        let mut own = info.publisher(MEDIA).create().unwrap();
+        let mut own = info.publisher(MEDIA).create().await.unwrap();
         assert!(own.wait_for_subscribers(WATCHDOG).await, "no subscriber matched");
         own.publish(&speed(0.0, 1, "song")).unwrap();
         assert_eq!(media.recv_timeout(WATCHDOG).await.unwrap().view().label(), Some("song"));

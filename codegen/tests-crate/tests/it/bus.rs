@@ -29,11 +29,11 @@ async fn send_one<T: Message>(
     value: &impl Pack<T>,
 ) -> (Subscriber<T>, vbus::Sample<T>) {
     let sub = b.subscriber(topic).create().await.unwrap();
-    let mut publisher = a.publisher(topic).create().unwrap();
+    let mut publisher = a.publisher(topic).create().await.unwrap();
     let sub_ref = &sub;
     let sample = eventually(&format!("a sample on {}", topic.key()), || {
         publisher.publish(value).unwrap();
-        sub_ref.recv_timeout(Duration::from_millis(100))
+        async move { sub_ref.recv_timeout(Duration::from_millis(100)).await.ok() }
     })
     .await;
     (sub, sample)
@@ -64,14 +64,14 @@ async fn fbs_topic_over_the_bus() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fbs_service_over_the_bus() {
     let (a, b) = two_nodes("lock").await;
-    let server = a.service_server(services::body::door::LOCK).unwrap();
+    let server = a.service_server(services::body::door::LOCK).create().await.unwrap();
     let serve = tokio::spawn(async move {
         let req = server.recv().await.unwrap();
         let lock = req.sample().view().lock();
         let doors = req.sample().view().doors().map(|d| d.len()).unwrap_or(0);
         req.reply(&LockReplyT { ok: lock, message: Some(format!("locked {doors} doors")) }).unwrap();
     });
-    let client = b.service_client(services::body::door::LOCK).unwrap();
+    let client = b.service_client(services::body::door::LOCK).create().await.unwrap();
     let (client, request) = (&client, &LockRequestT { lock: true, doors: Some(vec![0, 1, 2, 3]) });
     let reply =
         eventually("a reply of the lock service", || async move { client.call(request).await.ok() }).await;

@@ -12,7 +12,7 @@ use crate::{soc_at, speed_at, until_stdin_closes};
 
 pub async fn run() -> Result<(), String> {
     let node = Node::open(NodeConfig::named("chassis")).await.map_err(|e| e.to_string())?;
-    let chassis = Chassis::open(&node)?;
+    let chassis = Chassis::open(&node).await?;
     // The launcher starts this ECU after its consumers are up, but a new node learns their
     // subscriptions from the router a moment after it opens: a sample published before that
     // reaches nobody. Start once the subscriptions are here (and a short settle for the rest of

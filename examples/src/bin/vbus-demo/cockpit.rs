@@ -16,8 +16,9 @@ pub async fn run() -> Result<(), String> {
     let node = Node::open(NodeConfig::named("cockpit")).await.map_err(|e| e.to_string())?;
     let speed = node.subscriber(topics::chassis::SPEED).create().await.map_err(|e| e.to_string())?;
     let battery = node.subscriber(topics::powertrain::BATTERY).create().await.map_err(|e| e.to_string())?;
-    let mut mode = node.field(topics::body::DRIVE_MODE).await.map_err(|e| e.to_string())?;
-    let client = node.service_client(services::body::SET_DRIVE_MODE).map_err(|e| e.to_string())?;
+    let mut mode = node.field_client(topics::body::DRIVE_MODE).create().await.map_err(|e| e.to_string())?;
+    let client =
+        node.service_client(services::body::SET_DRIVE_MODE).create().await.map_err(|e| e.to_string())?;
     // The car's CAN data, typed from its DBC; plus an untyped count of every CAN topic, and the
     // bridge's own counters.
     let car_speed = node
@@ -30,8 +31,14 @@ pub async fn run() -> Result<(), String> {
     let dog = node.subscriber(can_topics::BMS_DOG_MODE).create().await.map_err(|e| e.to_string())?;
     let hvac =
         node.subscriber(can_topics::ID243_VCRIGHT_HVAC_STATUS).create().await.map_err(|e| e.to_string())?;
-    let all_can = node.raw_subscriber("can/model3/**", 32768).map_err(|e| e.to_string())?;
-    let bridge_stats = node.raw_subscriber("@bridge/can/model3/stats", 16).map_err(|e| e.to_string())?;
+    let all_can =
+        node.raw_subscriber("can/model3/**").queue(32768).create().await.map_err(|e| e.to_string())?;
+    let bridge_stats = node
+        .raw_subscriber("@bridge/can/model3/stats")
+        .queue(16)
+        .create()
+        .await
+        .map_err(|e| e.to_string())?;
     println!("ready");
 
     // Wait for the chassis: the first speed sample starts the run.

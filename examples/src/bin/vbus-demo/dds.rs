@@ -29,7 +29,7 @@ pub async fn bridge() -> Result<(), String> {
             octet: false,
         }],
     };
-    let bridge = Bridge::start(&node, vbus_examples::SCHEMA_BFBS, &cfg).map_err(|e| e.to_string())?;
+    let bridge = Bridge::start(&node, vbus_examples::SCHEMA_BFBS, &cfg).await.map_err(|e| e.to_string())?;
     println!("up: chassis/speed -> DDS domain {DOMAIN}, topic `chassis/speed`, type {TYPE}");
     println!("ready");
     until_stdin_closes().await;
