@@ -227,6 +227,14 @@ impl Config {
         }
     }
 
+    /// The same configuration with `node` as its `node` section (a node built with
+    /// [`vbus::NodeConfig::named`] and its builder methods), checked again.
+    pub fn with_node(mut self, node: &vbus::NodeConfig) -> Result<Self, ConfigError> {
+        self.node = node.to_value();
+        ConfigFile::validate(&self)?;
+        Ok(self)
+    }
+
     /// The vbus node configuration: `node` overlaid on vbus' defaults.
     pub fn node_config(&self) -> Result<vbus::NodeConfig, ConfigError> {
         vbus::NodeConfig::from_value(self.node.clone()).map_err(|e| e.within("node"))

@@ -296,6 +296,15 @@ impl Config {
         load::from_file(path)
     }
 
+    /// The same configuration with `node` as its `node` section (a node built with
+    /// [`NodeConfig::named`] and its builder methods), checked again.
+    pub fn with_node(mut self, node: &NodeConfig) -> Result<Self, ConfigError> {
+        let Value::Object(node) = node.to_value() else { unreachable!("a NodeConfig is an object") };
+        self.node = node;
+        Config::validate(&self)?;
+        Ok(self)
+    }
+
     /// The vbus node configuration (the `node` section over vbus's defaults).
     pub fn node_config(&self) -> Result<NodeConfig, ConfigError> {
         NodeConfig::from_value(Value::Object(self.node.clone())).map_err(|e| e.within("node"))

@@ -146,6 +146,12 @@ impl TempDir {
     pub fn join(&self, name: &str) -> PathBuf {
         self.0.join(name)
     }
+
+    /// The directory, kept after this is dropped (for files a child process reads later).
+    pub fn keep(self) -> PathBuf {
+        let me = std::mem::ManuallyDrop::new(self);
+        me.0.clone()
+    }
 }
 
 impl Drop for TempDir {

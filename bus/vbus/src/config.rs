@@ -3,7 +3,7 @@
 
 use std::{fmt, path::Path};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub mod load;
 
@@ -15,7 +15,7 @@ use crate::topic::validate_key;
 pub const DEFAULT_CONFIG: &str = include_str!("../DEFAULT_CONFIG.json5");
 
 /// Role of a node in the zenoh network.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Direct peer-to-peer.
@@ -37,7 +37,7 @@ impl fmt::Display for Mode {
 }
 
 /// Configuration of a [`crate::Node`]. See `DEFAULT_CONFIG.json5` for every field.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeConfig {
     /// Node name, unique within the domain.
@@ -180,6 +180,12 @@ impl NodeConfig {
     pub fn zenoh(mut self, key: &str, value: serde_json::Value) -> Self {
         self.zenoh.insert(key.to_owned(), value);
         self
+    }
+
+    /// This configuration as the JSON value a file would hold, e.g. for the `node` section of a
+    /// bridge's configuration (`vbus_can::Config::with_node`, `vbus_cloud::Config::with_node`).
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("a NodeConfig is plain data")
     }
 
     /// Parse JSON5 text. Missing fields take the defaults of `DEFAULT_CONFIG.json5` (objects
@@ -355,6 +361,8 @@ mod tests {
         assert_eq!(format!("{built:?}"), format!("{parsed:?}"));
         built.validate().unwrap();
         built.to_zenoh().unwrap();
+        let round_trip = NodeConfig::from_value(built.to_value()).unwrap();
+        assert_eq!(format!("{round_trip:?}"), format!("{built:?}"));
         let bad = NodeConfig::named("ecu1").connect(["127.0.0.1:7447"]).validate().unwrap_err().to_string();
         assert!(bad.contains("<protocol>/<address>"), "{bad}");
     }

@@ -7,13 +7,13 @@
 //! ([`crate::PublishError::AccessDenied`]) and counts, instead of a sample silently dropped by the
 //! router.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::wire;
 
 /// TLS settings of a node. With TLS configured, endpoints use `tls/<address>:<port>`.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
     /// PEM file of the certificate authority that signs every node's certificate.
@@ -46,7 +46,7 @@ fn yes() -> bool {
 ///   ],
 /// }
 /// ```
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct AccessPolicy {
     /// Every node identity allowed on the bus at all.
@@ -58,7 +58,7 @@ pub struct AccessPolicy {
 }
 
 /// Restriction of one key expression.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct TopicRule {
     /// Key expression relative to the domain.

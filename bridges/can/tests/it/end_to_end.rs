@@ -10,10 +10,12 @@ use vbus_dbc::{Database, RangeCheck, Value, fbs};
 use crate::{WATCHDOG, expected, temp_dir, testdata};
 
 async fn parent(domain: &str) -> (Node, String) {
-    let cfg = NodeConfig::named("test").domain(domain).listen(["tcp/127.0.0.1:0"]).connect([] as [&str; 0]);
-    let node = Node::open(cfg).await.unwrap();
-    let ep = node.locators().into_iter().find(|l| l.starts_with("tcp/127.0.0.1:")).unwrap();
-    (node, ep)
+    vbus_test_support::peer_node("test", domain).await
+}
+
+/// The daemon's `node` section: a client of `ep` (none: of nothing), listening nowhere.
+fn bridge_node(domain: &str, ep: Option<&str>) -> serde_json::Value {
+    NodeConfig::named("can-bridge").domain(domain).listen(Vec::<String>::new()).connect(ep).to_value()
 }
 
 fn daemon(config: &str, tag: &str) -> tokio::process::Child {
@@ -41,9 +43,10 @@ async fn replayed_capture_reaches_subscribers_as_reference_values() {
     let sub = node.raw_subscriber("can/pt/**").queue(32768).create().await.unwrap();
     let dbc = testdata("dbc/kuksa/Model3CAN.dbc");
     let log = testdata("logs/real/tesla_model3_kuksa_dogmode.log");
+    let bridge = bridge_node(&domain, Some(ep.as_str()));
     let child = daemon(
         &format!(
-            "{{ node: {{ name: 'can-bridge', domain: '{domain}', listen: [], connect: ['{ep}'] }},
+            "{{ node: {bridge},
                 buses: [{{ name: 'pt', dbc: '{}', source: {{ kind: 'candump', path: '{}', realtime: true, rate: 10 }}, congestion: 'block' }}],
                 exit_at_end: true, stats_period_ms: 200 }}",
             dbc.display(),
@@ -119,9 +122,10 @@ async fn write_back_only_for_allowlisted_messages() {
     let bus_dir = temp_dir("vcan");
     let mut can = SoftwareBus::join(&bus_dir).unwrap();
     let dbc = testdata("dbc/kuksa/Model3CAN.dbc");
+    let bridge = bridge_node(&domain, Some(ep.as_str()));
     let child = daemon(
         &format!(
-            "{{ node: {{ name: 'can-bridge', domain: '{domain}', listen: [], connect: ['{ep}'] }},
+            "{{ node: {bridge},
                 buses: [{{ name: 'pt', dbc: '{}', source: {{ kind: 'software', dir: '{}' }},
                            timeouts_ms: {{ ID145ESP_status: 300 }},
                            write_back: {{ allow: ['ID2B9DAS_control'],
@@ -256,9 +260,10 @@ async fn serves_each_message_schema_so_tools_decode_can_topics() {
     let schema = codegen_bfbs(&dbc, "pt", "bfbs");
     let bus_dir = temp_dir("vcan-schema");
     let mut can = SoftwareBus::join(&bus_dir).unwrap();
+    let bridge = bridge_node(&domain, Some(ep.as_str()));
     let _child = daemon(
         &format!(
-            "{{ node: {{ name: 'can-bridge', domain: '{domain}', listen: [], connect: ['{ep}'] }},
+            "{{ node: {bridge},
                 buses: [{{ name: 'pt', dbc: '{}', schema: '{}', source: {{ kind: 'software', dir: '{}' }} }}],
                 stats_period_ms: 100 }}",
             dbc.display(),
@@ -330,11 +335,12 @@ async fn refuses_a_schema_from_another_dbc_naming_the_type() {
                 std::fs::write(
                     &p,
                     format!(
-                        "{{ node: {{ name: 'can-bridge', listen: [], connect: [] }},
+                        "{{ node: {bridge},
                             buses: [{{ name: 'pt', dbc: '{}', schema: '{}', source: {{ kind: 'software', dir: '{}' }} }}] }}",
                         dbc.display(),
                         schema.display(),
-                        dir.display()
+                        dir.display(),
+                        bridge = NodeConfig::named("can-bridge").listen(Vec::<String>::new()).connect(Vec::<String>::new()).to_value(),
                     ),
                 )
                 .unwrap();

@@ -99,9 +99,12 @@ async fn run_reports_the_bus_whose_source_fails() {
     let dir = temp_dir("errors-run");
     std::fs::write(dir.join("cmd.dbc"), DBC).unwrap();
     let config = Config::from_json5(
-        "{ node: { name: 'can-errors-run', listen: [], connect: [] },
-           buses: [{ name: 'body', dbc: 'cmd.dbc', source: { kind: 'candump', path: 'missing.log' } }] }",
+        "{ buses: [{ name: 'body', dbc: 'cmd.dbc', source: { kind: 'candump', path: 'missing.log' } }] }",
         &dir,
+    )
+    .unwrap()
+    .with_node(
+        &vbus::NodeConfig::named("can-errors-run").listen(Vec::<String>::new()).connect(Vec::<String>::new()),
     )
     .unwrap();
     let e = vbus_can::run(config, std::future::pending()).await.expect_err("an error");

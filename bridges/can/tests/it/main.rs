@@ -5,22 +5,17 @@ mod decode_cli;
 mod end_to_end;
 mod errors;
 
-use std::{path::PathBuf, time::Duration};
+use std::path::PathBuf;
 
-/// Longest any single wait may take before the test fails (a watchdog, not a speed check).
-pub const WATCHDOG: Duration = Duration::from_secs(60);
+pub use vbus_test_support::WATCHDOG;
 
 pub fn testdata(rel: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata")).join(rel)
 }
 
+/// A fresh directory for one test, kept afterwards (daemons read their files from it).
 pub fn temp_dir(tag: &str) -> PathBuf {
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let d = std::env::temp_dir().join(format!("vbus-can-{}-{tag}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    vbus_test_support::TempDir::new(&format!("can-{tag}")).keep()
 }
 
 /// Read a `.jsonl.gz` file of the reference decoder's output.

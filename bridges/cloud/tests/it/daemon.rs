@@ -94,7 +94,7 @@ fn write_config(dir: &TempDir, domain: &str, endpoint: &str, mqtt: &str) -> Path
         &path,
         format!(
             "// written by the test\n{{
-              node: {{ name: 'cloud', domain: '{domain}', listen: ['tcp/127.0.0.1:0'], connect: ['{endpoint}'] }},
+              node: {node},
               mqtt: {{ {mqtt}, reconnect_min_ms: 50, reconnect_max_ms: 300 }},
               queue: {{ path: '{q}' }},
               file_sink: {{ path: '{f}' }},
@@ -103,6 +103,11 @@ fn write_config(dir: &TempDir, domain: &str, endpoint: &str, mqtt: &str) -> Path
             }}",
             q = dir.join("queue.sqlite").display(),
             f = dir.join("uplink.jsonl").display(),
+            node = vbus::NodeConfig::named("cloud")
+                .domain(domain)
+                .listen([vbus_test_support::LOOPBACK_ANY])
+                .connect([endpoint])
+                .to_value(),
         ),
     )
     .expect("write config");

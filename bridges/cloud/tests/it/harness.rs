@@ -334,13 +334,18 @@ pub fn config(domain: &str, dir: &TempDir, mqtt_port: Option<u16>, extra: &str) 
         None => "host: null".into(),
     };
     let base = format!(
-        "{{ node: {{ name: 'cloud', domain: '{domain}', listen: ['tcp/127.0.0.1:0'], connect: [] }},
+        "{{ node: {node},
             mqtt: {{ {mqtt}, reconnect_min_ms: 50, reconnect_max_ms: 300 }},
             queue: {{ path: '{q}' }},
             file_sink: {{ path: '{f}' }},
             stats_period_ms: 100 }}",
         q = dir.join("queue.sqlite").display(),
         f = dir.join("uplink.jsonl").display(),
+        node = vbus::NodeConfig::named("cloud")
+            .domain(domain)
+            .listen([vbus_test_support::LOOPBACK_ANY])
+            .connect(Vec::<String>::new())
+            .to_value(),
     );
     let mut merged: serde_json::Value = json5::from_str(&base).expect("base config");
     let extra: serde_json::Value = json5::from_str(&format!("{{ {extra} }}")).expect("extra config");

@@ -37,7 +37,12 @@ async fn nodes_lists_alive_nodes_with_their_topics() {
         .join(format!("vbus-cli-router-{}.json5", std::process::id()));
     std::fs::write(
         &config,
-        format!("{{ name: 'gw', mode: 'router', domain: '{}', listen: ['{}'] }}", bus.domain, bus.endpoint),
+        vbus::NodeConfig::named("gw")
+            .mode(vbus::Mode::Router)
+            .domain(&bus.domain)
+            .listen([bus.endpoint.as_str()])
+            .to_value()
+            .to_string(),
     )
     .unwrap();
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_vbus"));

@@ -10,13 +10,14 @@ pub async fn run(dir: String) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", schema.display()))?;
     let config = vbus_can::Config::from_json5(
         &format!(
-            "{{ node: {{ name: 'can-bridge' }}, stats_period_ms: 250, exit_at_end: true,
+            "{{ stats_period_ms: 250, exit_at_end: true,
                 buses: [{{ name: 'model3', dbc: '{data}/dbc/kuksa/Model3CAN.dbc', schema: {schema:?}, congestion: 'block',
                            source: {{ kind: 'candump', path: '{data}/logs/real/tesla_model3_kuksa_dogmode.log',
                                       realtime: true, rate: {rate} }} }}] }}"
         ),
         std::path::Path::new("."),
     )
+    .and_then(|c| c.with_node(&vbus::NodeConfig::named("can-bridge")))
     .map_err(|e| e.to_string())?;
     println!("up: replaying the Tesla Model 3 capture (12138 frames, 22 s) at {rate}x");
     let stats = vbus_can::run(config, std::future::pending()).await.map_err(|e| e.to_string())?;

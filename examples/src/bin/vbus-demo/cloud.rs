@@ -8,7 +8,7 @@ use crate::until_stdin_closes;
 pub async fn run(dir: String) -> Result<(), String> {
     let sink = std::path::Path::new(&dir).join("uplink.jsonl");
     let config = vbus_cloud::Config::from_json5(&format!(
-        "{{ node: {{ name: 'cloud' }}, stats_period_ms: 500,
+        "{{ stats_period_ms: 500,
             file_sink: {{ path: {sink:?} }}, queue: {{ path: {queue:?} }},
             rules: [
               // Every battery sample, important (0 is the most important priority).
@@ -27,6 +27,7 @@ pub async fn run(dir: String) -> Result<(), String> {
             ] }}",
         queue = std::path::Path::new(&dir).join("queue.sqlite"),
     ))
+    .and_then(|c| c.with_node(&vbus::NodeConfig::named("cloud")))
     .map_err(|e| e.to_string())?;
     let bridge = vbus_cloud::Bridge::start(config).await.map_err(|e| e.to_string())?;
     println!(
