@@ -207,7 +207,7 @@ impl Node {
         crate::raw::raw_call(self, key, request_type_hash, payload, timeout).await
     }
 
-    /// Start declaring a server of `service`: requests arrive through [`ServiceServer::recv`].
+    /// Start declaring a server of `service`: requests arrive through [`ServiceServer::recv`](crate::ServiceServer::recv).
     pub fn service_server<Req: Message, Rep: Message>(
         &self,
         service: Service<Req, Rep>,

@@ -349,23 +349,7 @@ pub fn config(domain: &str, dir: &TempDir, mqtt_port: Option<u16>, extra: &str) 
     );
     let mut merged: serde_json::Value = json5::from_str(&base).expect("base config");
     let extra: serde_json::Value = json5::from_str(&format!("{{ {extra} }}")).expect("extra config");
-    merge(&mut merged, extra);
+    vbus::config::load::merge(&mut merged, extra);
     let text = merged.to_string();
     vbus_cloud::Config::from_json5(&text).unwrap_or_else(|e| panic!("test config: {e}\n{text}"))
-}
-
-fn merge(base: &mut serde_json::Value, extra: serde_json::Value) {
-    match (base, extra) {
-        (serde_json::Value::Object(b), serde_json::Value::Object(e)) => {
-            for (k, v) in e {
-                match b.get_mut(&k) {
-                    Some(slot) if slot.is_object() && v.is_object() => merge(slot, v),
-                    _ => {
-                        b.insert(k, v);
-                    }
-                }
-            }
-        }
-        (slot, v) => *slot = v,
-    }
 }
