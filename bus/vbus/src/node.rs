@@ -482,11 +482,15 @@ impl NodeWatcher {
 }
 
 /// The next item of `rx`, or [`Closed`](crate::Closed) once the node is closed and `rx` is
-/// drained (the transport's callbacks, which hold the senders, may outlive the session).
+/// drained (the transport's callbacks, which hold the senders, may outlive the session). A
+/// queued item is taken at once, without watching for the close.
 pub(crate) async fn recv_until_closed<T>(
     rx: &flume::Receiver<T>,
     closed: &tokio::sync::watch::Receiver<bool>,
 ) -> Result<T, crate::Closed> {
+    if let Ok(item) = rx.try_recv() {
+        return Ok(item);
+    }
     let mut closed = closed.clone();
     tokio::select! {
         biased;

@@ -127,7 +127,7 @@ pub fn merge(base: &mut Value, overlay: Value) {
 }
 
 /// "an array", "a string", ...: for "expected ..., found ..." messages.
-pub fn kind(v: &Value) -> &'static str {
+fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
