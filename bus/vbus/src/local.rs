@@ -453,8 +453,6 @@ impl LocalHost {
         let svc = self.pubsub(key)?;
         let waited = Arc::new(AtomicU64::new(0));
         let waited_out = waited.clone();
-        let discarded = Arc::new(AtomicUsize::new(0));
-        let discarded_out = discarded.clone();
         let port = svc
             .publisher_builder()
             .initial_max_slice_len(256)
@@ -469,7 +467,6 @@ impl LocalHost {
                 if block && info.elapsed_time < BLOCK_LIMIT {
                     iceoryx2::port::BackpressureAction::Retry
                 } else {
-                    discarded.fetch_add(1, Ordering::Relaxed);
                     iceoryx2::port::BackpressureAction::DiscardData
                 }
             })
@@ -488,7 +485,7 @@ impl LocalHost {
             capacity: 256,
             node: self.node.clone(),
             waited: waited_out,
-            discarded: discarded_out,
+            block,
         })
     }
 
@@ -546,9 +543,9 @@ pub(crate) struct LocalPublisher {
     /// Longest wait for a full subscriber during the current send (set by the back-pressure
     /// handler, which iceoryx2 calls only when a subscriber is full: no clock read otherwise).
     waited: Arc<AtomicU64>,
-    /// Subscribers the last send gave the sample up for because their buffer was full (a Drop
-    /// topic, or a Block topic's subscriber stuck for `BLOCK_LIMIT`).
-    discarded: Arc<AtomicUsize>,
+    /// Block congestion: iceoryx2 waits for a full subscriber (up to `BLOCK_LIMIT`); otherwise
+    /// a full subscriber does not take the sample.
+    block: bool,
 }
 
 impl LocalPublisher {
@@ -579,14 +576,14 @@ impl LocalPublisher {
 
     /// Write `attachment` and `payload` into shared memory and wake the subscribers. Returns
     /// whether all `connected` subscribers (as [`LocalPublisher::subscribers`] said just before)
-    /// took it or were given it up for; if not (a subscriber whose connection is not set up yet,
-    /// a failure, logged once), the sample also goes through zenoh unflagged, and those that got
-    /// both drop the second as a duplicate. A subscriber whose buffer is full on a Drop topic
-    /// loses the sample (its next sequence number shows the gap, counted as lost): sending it
-    /// on zenoh instead would deliver it late, behind newer samples.
+    /// took it, or, on a Drop topic, were sent it (a connected subscriber that is full loses it:
+    /// its next sequence number shows the gap, counted as lost; sending it on zenoh instead would
+    /// deliver it ahead of the older samples still in the subscriber's buffer, which would then
+    /// arrive late). If not (a Block topic's subscriber given up after `BLOCK_LIMIT`, a failure,
+    /// logged once), the sample also goes through zenoh unflagged, and those that got both drop
+    /// the second as a duplicate.
     pub(crate) fn deliver(&mut self, connected: usize, attachment: &[u8], payload: &[u8]) -> bool {
         self.waited.store(0, Ordering::Relaxed);
-        self.discarded.store(0, Ordering::Relaxed);
         if payload.len() > self.capacity {
             // The segment grows: make sure /dev/shm has room for it, or a write into it would
             // fault (SIGBUS: tmpfs backs pages when they are first touched).
@@ -614,7 +611,7 @@ impl LocalPublisher {
                 if took > 0 {
                     self.wake.notify();
                 }
-                took + self.discarded.load(Ordering::Relaxed) >= connected
+                took >= connected || !self.block
             }
             Err(e) => {
                 if !self.warned {
