@@ -125,7 +125,7 @@ pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 
 /// Wait until `publisher` sees a subscriber (`Publisher::wait_for_subscribers`: a same-host one
 /// once its announcement arrived too), so that nothing is published into the void.
-pub async fn wait_matched<T: vbus::Message>(publisher: &vbus::Publisher<T>) {
+pub async fn wait_matched<T>(publisher: &vbus::Publisher<T>) {
     assert!(publisher.wait_for_subscribers(WATCHDOG).await, "no subscriber matched within {WATCHDOG:?}");
 }
 

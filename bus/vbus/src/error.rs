@@ -51,7 +51,7 @@ pub enum PublishError {
         /// Topic key.
         key: String,
         /// Expected type.
-        type_name: &'static str,
+        type_name: String,
         /// Verifier message.
         reason: String,
     },
@@ -108,6 +108,14 @@ pub enum CallError {
         expected: u64,
         /// Hash found in the reply.
         found: u64,
+    },
+    /// The request given as bytes is not a valid payload of the request type; it was not sent.
+    #[error("request to `{key}` not sent: {reason}")]
+    InvalidRequest {
+        /// Service key.
+        key: String,
+        /// What was wrong.
+        reason: String,
     },
     /// The reply is not a valid vbus reply (header or payload).
     #[error("invalid reply from `{key}`: {reason}")]

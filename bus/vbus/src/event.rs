@@ -21,7 +21,7 @@ pub enum TopicEvent {
         /// Topic key.
         key: String,
         /// This subscriber's type.
-        expected_type: &'static str,
+        expected_type: std::sync::Arc<str>,
         /// This subscriber's type hash.
         expected_hash: u64,
         /// The publisher's type hash.

@@ -1,37 +1,83 @@
 //! Fields: a latest value with change notification, like SOME/IP fields.
 
+use std::marker::PhantomData;
+
 use flatbuffers::{FlatBufferBuilder, WIPOffset};
 
 use crate::{
-    Closed, Congestion, Error, Message, Pack, PublishError, Publisher, Reliability, Sample, Topic,
-    TopicStats, node::Node, subscriber::CallbackSubscriber,
+    Closed, Congestion, Error, Message, Pack, PublishError, Publisher, QoS, Reliability, Sample, TopicStats,
+    TypeInfo,
+    node::Node,
+    publisher::PublisherBuilder,
+    subscriber::{CallbackSubscriber, SubscriberBuilder},
 };
 
 /// Builds a [`FieldOwner`]; from [`Node::field_owner`].
 #[must_use = "call .create().await to declare the field's owner"]
 pub struct FieldOwnerBuilder<'n, T> {
-    pub(crate) node: &'n Node,
-    pub(crate) topic: Topic<T>,
+    node: &'n Node,
+    key: String,
+    ty: TypeInfo,
+    qos: QoS,
+    _type: PhantomData<fn() -> T>,
 }
 
-impl<T: Message> FieldOwnerBuilder<'_, T> {
+impl<'n, T> FieldOwnerBuilder<'n, T> {
+    pub(crate) fn new(node: &'n Node, key: &str, ty: TypeInfo, qos: QoS) -> Self {
+        Self { node, key: key.to_owned(), ty, qos, _type: PhantomData }
+    }
+
+    /// Replace the topic's QoS (reliability, congestion and history are a field's: reliable,
+    /// blocking, the latest value kept at least).
+    pub fn qos(mut self, qos: QoS) -> Self {
+        self.qos = qos;
+        self
+    }
+
     /// Declare the owner on the bus.
     pub async fn create(self) -> Result<FieldOwner<T>, Error> {
-        FieldOwner::declare(self.node, self.topic).await
+        // A field is state, not a stream: reliable, never dropped, at least the latest value kept.
+        let q = self.qos;
+        let qos =
+            q.reliability(Reliability::Reliable).congestion(Congestion::Block).history(q.history.max(1));
+        let publisher = PublisherBuilder::new(self.node, &self.key, self.ty, qos).create().await?;
+        Ok(FieldOwner { publisher })
     }
 }
 
 /// Builds a [`FieldClient`]; from [`Node::field_client`].
 #[must_use = "call .create().await to follow the field"]
 pub struct FieldClientBuilder<'n, T> {
-    pub(crate) node: &'n Node,
-    pub(crate) topic: Topic<T>,
+    node: &'n Node,
+    key: String,
+    ty: TypeInfo,
+    qos: QoS,
+    _type: PhantomData<fn() -> T>,
 }
 
-impl<T: Message> FieldClientBuilder<'_, T> {
+impl<'n, T: Send + Sync + 'static> FieldClientBuilder<'n, T> {
+    pub(crate) fn new(node: &'n Node, key: &str, ty: TypeInfo, qos: QoS) -> Self {
+        Self { node, key: key.to_owned(), ty, qos, _type: PhantomData }
+    }
+
+    /// Replace the topic's QoS (reliability and history are a field's).
+    pub fn qos(mut self, qos: QoS) -> Self {
+        self.qos = qos;
+        self
+    }
+
     /// Follow the field: the current value (if its owner has set one) is there when this returns.
     pub async fn create(self) -> Result<FieldClient<T>, Error> {
-        FieldClient::declare(self.node, self.topic).await
+        let (tx, rx) = tokio::sync::watch::channel(None);
+        let q = self.qos;
+        let qos = q.reliability(Reliability::Reliable).history(q.history.max(1));
+        let sub = SubscriberBuilder::new(self.node, &self.key, self.ty, qos)
+            .callback(move |s| {
+                tx.send_replace(Some(s));
+            })
+            .create()
+            .await?;
+        Ok(FieldClient { rx, sub })
     }
 }
 
@@ -41,14 +87,6 @@ pub struct FieldOwner<T> {
 }
 
 impl<T: Message> FieldOwner<T> {
-    async fn declare(node: &Node, topic: Topic<T>) -> Result<Self, Error> {
-        // A field is state, not a stream: reliable, never dropped, at least the latest value kept.
-        let q = topic.qos();
-        let qos =
-            q.reliability(Reliability::Reliable).congestion(Congestion::Block).history(q.history.max(1));
-        Ok(Self { publisher: node.publisher(topic).qos(qos).create().await? })
-    }
-
     /// Set the value and notify followers.
     pub fn set(&mut self, value: &impl Pack<T>) -> Result<(), PublishError> {
         self.publisher.publish(value)
@@ -60,6 +98,13 @@ impl<T: Message> FieldOwner<T> {
         F: for<'b> FnOnce(&mut FlatBufferBuilder<'b>) -> WIPOffset<T::View<'b>>,
     {
         self.publisher.publish_with(build)
+    }
+}
+
+impl<T> FieldOwner<T> {
+    /// Set the value from FlatBuffers bytes built elsewhere (bindings), verified first.
+    pub fn set_bytes(&mut self, bytes: &[u8]) -> Result<(), PublishError> {
+        self.publisher.publish_bytes(bytes)
     }
 
     /// Counters.
@@ -75,22 +120,7 @@ pub struct FieldClient<T> {
     sub: CallbackSubscriber<T>,
 }
 
-impl<T: Message> FieldClient<T> {
-    async fn declare(node: &Node, topic: Topic<T>) -> Result<Self, Error> {
-        let (tx, rx) = tokio::sync::watch::channel(None);
-        let q = topic.qos();
-        let qos = q.reliability(Reliability::Reliable).history(q.history.max(1));
-        let sub = node
-            .subscriber(topic)
-            .qos(qos)
-            .callback(move |s| {
-                tx.send_replace(Some(s));
-            })
-            .create()
-            .await?;
-        Ok(Self { rx, sub })
-    }
-
+impl<T: Send + Sync + 'static> FieldClient<T> {
     /// The current value (`None` until the owner has set one).
     pub fn get(&self) -> Option<Sample<T>> {
         self.rx.borrow().clone()

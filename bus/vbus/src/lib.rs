@@ -61,7 +61,7 @@ pub use error::{CallError, Closed, Error, PublishError, RecvError};
 pub use event::{E2eViolation, RejectReason, TopicEvent};
 pub use field::{FieldClient, FieldClientBuilder, FieldOwner, FieldOwnerBuilder};
 pub use local::LocalPath;
-pub use message::{Message, Pack};
+pub use message::{Message, Pack, TypeInfo, Untyped, Verifier};
 pub use node::{Node, NodeEvent, NodeWatcher, SchemaInfo, TopicInfo};
 pub use publisher::{Publisher, PublisherBuilder};
 pub use qos::{Congestion, Priority, QoS, Reliability};

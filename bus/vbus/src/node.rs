@@ -8,7 +8,7 @@ use std::{
 use zenoh::Wait;
 
 use crate::{
-    Error, Message, NodeConfig, Service, Topic,
+    Error, Message, NodeConfig, QoS, Service, Topic, TypeInfo, Untyped,
     config::Mode,
     field::{FieldClientBuilder, FieldOwnerBuilder},
     local::{LocalHost, LocalPath},
@@ -74,7 +74,7 @@ type SchemaTable = HashMap<String, (u64, Arc<[u8]>)>;
 struct Endpoint {
     role: Role,
     key: String,
-    type_name: &'static str,
+    type_name: Arc<str>,
     counters: Weak<Counters>,
 }
 
@@ -169,12 +169,26 @@ impl Node {
 
     /// Start declaring a publisher of `topic`.
     pub fn publisher<T: Message>(&self, topic: Topic<T>) -> PublisherBuilder<'_, T> {
-        PublisherBuilder { node: self, topic, qos: topic.qos() }
+        PublisherBuilder::new(self, topic.key(), TypeInfo::of::<T>(), topic.qos())
     }
 
     /// Start declaring a subscriber of `topic`.
     pub fn subscriber<T: Message>(&self, topic: Topic<T>) -> SubscriberBuilder<'_, T> {
-        SubscriberBuilder { node: self, topic, qos: topic.qos(), on_event: None }
+        SubscriberBuilder::new(self, topic.key(), TypeInfo::of::<T>(), topic.qos())
+    }
+
+    /// Start declaring a publisher of `key` whose type is known at run time (bindings, tools):
+    /// the same publisher as [`Node::publisher`], with the QoS given to the builder (default:
+    /// [`QoS::new`]); it publishes bytes, verified by `ty` first.
+    pub fn dyn_publisher(&self, key: &str, ty: &TypeInfo) -> PublisherBuilder<'_, Untyped> {
+        PublisherBuilder::new(self, key, ty.clone(), QoS::new())
+    }
+
+    /// Start declaring a subscriber of `key` whose type is known at run time: the same
+    /// subscriber as [`Node::subscriber`] (QoS, type-hash check, verification by `ty`, events,
+    /// both data paths), delivering [`Sample<Untyped>`](crate::Sample).
+    pub fn dyn_subscriber(&self, key: &str, ty: &TypeInfo) -> SubscriberBuilder<'_, Untyped> {
+        SubscriberBuilder::new(self, key, ty.clone(), QoS::new())
     }
 
     /// Start declaring a subscriber of every sample under `key_expr` (relative to the domain,
@@ -212,7 +226,7 @@ impl Node {
         &self,
         service: Service<Req, Rep>,
     ) -> ServiceServerBuilder<'_, Req, Rep> {
-        ServiceServerBuilder { node: self, service }
+        ServiceServerBuilder::new(self, service.key(), TypeInfo::of::<Req>(), TypeInfo::of::<Rep>())
     }
 
     /// Start declaring a client of `service`.
@@ -220,18 +234,63 @@ impl Node {
         &self,
         service: Service<Req, Rep>,
     ) -> ServiceClientBuilder<'_, Req, Rep> {
-        ServiceClientBuilder { node: self, service }
+        ServiceClientBuilder::new(
+            self,
+            service.key(),
+            TypeInfo::of::<Req>(),
+            TypeInfo::of::<Rep>(),
+            service.timeout(),
+        )
+    }
+
+    /// Start declaring a server of the service `key` whose request and reply types are known
+    /// at run time: requests are verified by `request`, replies by `reply` before they leave.
+    pub fn dyn_service_server(
+        &self,
+        key: &str,
+        request: &TypeInfo,
+        reply: &TypeInfo,
+    ) -> ServiceServerBuilder<'_, Untyped, Untyped> {
+        ServiceServerBuilder::new(self, key, request.clone(), reply.clone())
+    }
+
+    /// Start declaring a client of the service `key` whose types are known at run time
+    /// (default timeout 1 s, as [`Service::new`]).
+    pub fn dyn_service_client(
+        &self,
+        key: &str,
+        request: &TypeInfo,
+        reply: &TypeInfo,
+    ) -> ServiceClientBuilder<'_, Untyped, Untyped> {
+        ServiceClientBuilder::new(
+            self,
+            key,
+            request.clone(),
+            reply.clone(),
+            std::time::Duration::from_secs(1),
+        )
     }
 
     /// Start declaring the owner of the field `topic`: its latest value is kept for late joiners.
     pub fn field_owner<T: Message>(&self, topic: Topic<T>) -> FieldOwnerBuilder<'_, T> {
-        FieldOwnerBuilder { node: self, topic }
+        FieldOwnerBuilder::new(self, topic.key(), TypeInfo::of::<T>(), topic.qos())
     }
 
     /// Start declaring a client of the field `topic`: the current value at once, then every
     /// change.
     pub fn field_client<T: Message>(&self, topic: Topic<T>) -> FieldClientBuilder<'_, T> {
-        FieldClientBuilder { node: self, topic }
+        FieldClientBuilder::new(self, topic.key(), TypeInfo::of::<T>(), topic.qos())
+    }
+
+    /// Start declaring the owner of the field `key` whose type is known at run time (QoS from
+    /// the builder, default [`QoS::new`]).
+    pub fn dyn_field_owner(&self, key: &str, ty: &TypeInfo) -> FieldOwnerBuilder<'_, Untyped> {
+        FieldOwnerBuilder::new(self, key, ty.clone(), QoS::new())
+    }
+
+    /// Start declaring a client of the field `key` whose type is known at run time.
+    pub fn dyn_field_client(&self, key: &str, ty: &TypeInfo) -> FieldClientBuilder<'_, Untyped> {
+        FieldClientBuilder::new(self, key, ty.clone(), QoS::new())
     }
 
     /// Nodes of this domain that are alive now.
@@ -285,14 +344,14 @@ impl Node {
                 e.counters.upgrade().map(|c| EndpointStats {
                     role: e.role,
                     key: e.key.clone(),
-                    type_name: e.type_name,
+                    type_name: e.type_name.clone(),
                     stats: c.snapshot(),
                 })
             })
             .collect()
     }
 
-    pub(crate) fn register(&self, role: Role, key: &str, type_name: &'static str) -> Arc<Counters> {
+    pub(crate) fn register(&self, role: Role, key: &str, type_name: Arc<str>) -> Arc<Counters> {
         let c = Arc::new(Counters::default());
         self.inner.endpoints.lock().expect("endpoints lock").push(Endpoint {
             role,
@@ -303,12 +362,12 @@ impl Node {
         c
     }
 
-    /// Serve `T`'s binary schema to the domain (done for every type this node publishes).
-    pub(crate) fn serve_schema<T: Message>(&self) -> Result<(), Error> {
-        if T::SCHEMA.is_empty() {
+    /// Serve a type's binary schema to the domain (done for every type this node publishes).
+    pub(crate) fn serve_schema(&self, ty: &TypeInfo) -> Result<(), Error> {
+        if ty.schema().is_empty() {
             return Ok(());
         }
-        self.serve_schema_bytes(T::TYPE_NAME, T::TYPE_HASH, T::SCHEMA.into())
+        self.serve_schema_bytes(ty.name(), ty.hash(), ty.schema().into())
     }
 
     /// Serve the binary schema (`.bfbs` with `root_table` set to the type) of a type this node

@@ -11,9 +11,8 @@ use flatbuffers::{FlatBufferBuilder, WIPOffset};
 use zenoh::{Wait, bytes::ZBytes};
 
 use crate::{
-    Error, Message, Pack, PublishError, QoS, Topic, TopicStats,
+    Error, Message, Pack, PublishError, QoS, TopicStats, TypeInfo,
     local::LocalPublisher,
-    message::verify,
     node::Node,
     stats::{Counters, Role},
     tx::TxPool,
@@ -28,23 +27,29 @@ type History = Arc<Mutex<VecDeque<(ZBytes, ZBytes)>>>;
 /// Builds a [`Publisher`]; from [`Node::publisher`].
 #[must_use = "call .create().await to declare the publisher"]
 pub struct PublisherBuilder<'n, T> {
-    pub(crate) node: &'n Node,
-    pub(crate) topic: Topic<T>,
-    pub(crate) qos: QoS,
+    node: &'n Node,
+    key: String,
+    ty: TypeInfo,
+    qos: QoS,
+    _type: PhantomData<fn() -> T>,
 }
 
-impl<T: Message> PublisherBuilder<'_, T> {
+impl<'n, T> PublisherBuilder<'n, T> {
+    pub(crate) fn new(node: &'n Node, key: &str, ty: TypeInfo, qos: QoS) -> Self {
+        Self { node, key: key.to_owned(), ty, qos, _type: PhantomData }
+    }
+
     /// Override the topic's QoS for this publisher.
     pub fn qos(mut self, qos: QoS) -> Self {
         self.qos = qos;
         self
     }
 
-    /// Declare the publisher on the bus.
+    /// Declare the publisher on the bus (and serve its type's schema).
     pub async fn create(self) -> Result<Publisher<T>, Error> {
-        self.node.serve_schema::<T>()?;
-        let tx = Tx::declare(self.node, self.topic.key(), T::TYPE_NAME, T::TYPE_NAME, self.qos)?;
-        Ok(Publisher { fbb: FlatBufferBuilder::with_capacity(256), tx, _type: PhantomData })
+        self.node.serve_schema(&self.ty)?;
+        let tx = Tx::declare(self.node, &self.key, self.ty.name(), self.ty.name_arc(), self.qos)?;
+        Ok(Publisher { fbb: FlatBufferBuilder::with_capacity(256), tx, ty: self.ty, _type: PhantomData })
     }
 }
 
@@ -56,6 +61,7 @@ impl<T: Message> PublisherBuilder<'_, T> {
 pub struct Publisher<T> {
     fbb: FlatBufferBuilder<'static>,
     tx: Tx,
+    ty: TypeInfo,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -108,16 +114,33 @@ impl<T: Message> Publisher<T> {
         self.fbb.finish_minimal(root);
         self.tx.send(T::TYPE_HASH, self.fbb.finished_data())
     }
+}
 
-    /// Publish FlatBuffers bytes built elsewhere (bridges, replay). They are verified first: the
-    /// bus never carries a payload that its type's subscribers would reject.
+impl<T> Publisher<T> {
+    /// Publish FlatBuffers bytes built elsewhere (bridges, replay, bindings). They are verified
+    /// first: the bus never carries a payload that its type's subscribers would reject.
     pub fn publish_bytes(&mut self, bytes: &[u8]) -> Result<(), PublishError> {
-        verify::<T>(bytes).map_err(|e| PublishError::InvalidPayload {
+        self.publish_bytes_at(bytes, None)
+    }
+
+    /// [`Publisher::publish_bytes`] with an explicit source time (ns since the UNIX epoch; `None`:
+    /// now).
+    pub fn publish_bytes_at(
+        &mut self,
+        bytes: &[u8],
+        source_time_ns: Option<u64>,
+    ) -> Result<(), PublishError> {
+        self.ty.verify(bytes).map_err(|reason| PublishError::InvalidPayload {
             key: self.tx.key.clone(),
-            type_name: T::TYPE_NAME,
-            reason: e.to_string(),
+            type_name: self.ty.name().to_owned(),
+            reason,
         })?;
-        self.tx.send(T::TYPE_HASH, bytes)
+        self.tx.send_at(self.ty.hash(), bytes, source_time_ns)
+    }
+
+    /// The type this publisher sends.
+    pub fn type_info(&self) -> &TypeInfo {
+        &self.ty
     }
 
     /// Counters of this publisher.
@@ -156,7 +179,7 @@ impl Tx {
         node: &Node,
         key: &str,
         type_name: &str,
-        stats_type: &'static str,
+        stats_type: std::sync::Arc<str>,
         qos: QoS,
     ) -> Result<Self, Error> {
         crate::topic::validate_key(key).map_err(Error::Key)?;

@@ -100,7 +100,7 @@ impl RawSubscriber {
         zenoh::key_expr::KeyExpr::try_from(full.as_str())
             .map_err(|e| Error::Key(format!("`{key_expr}` is not a valid key expression: {e}")))?;
         let prefix_len = full.len() - key_expr.len();
-        let stats = node.register(Role::Subscriber, key_expr, "*");
+        let stats = node.register(Role::Subscriber, key_expr, "*".into());
         let counters = stats.clone();
         let (tx, rx) = flume::bounded(queue.max(1));
         let drain = rx.clone();
@@ -198,7 +198,7 @@ impl RawPublisher {
     ) -> Result<Self, Error> {
         // History and E2E need the compiled type; untyped publishers have neither.
         let qos = crate::QoS { history: 0, e2e: false, ..qos };
-        Ok(Self { tx: Tx::declare(node, key, type_name, "*", qos)?, type_hash })
+        Ok(Self { tx: Tx::declare(node, key, type_name, "*".into(), qos)?, type_hash })
     }
 
     /// Publish `payload` with a fresh header (this publisher's id and sequence, now as source time).

@@ -103,6 +103,9 @@ impl<T: Message> Sample<T> {
     pub fn view(&self) -> T::View<'_> {
         view_verified::<T>(self.payload.bytes())
     }
+}
+
+impl<T> Sample<T> {
     /// The raw FlatBuffers bytes (already verified).
     pub fn bytes(&self) -> &[u8] {
         self.payload.bytes()
@@ -133,6 +136,16 @@ impl<T: Message> fmt::Debug for Sample<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sample")
             .field("type", &T::TYPE_NAME)
+            .field("seq", &self.header.seq)
+            .field("publisher_id", &format_args!("{:016x}", self.header.publisher_id))
+            .field("len", &self.payload.bytes().len())
+            .finish()
+    }
+}
+
+impl fmt::Debug for Sample<crate::Untyped> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sample")
             .field("seq", &self.header.seq)
             .field("publisher_id", &format_args!("{:016x}", self.header.publisher_id))
             .field("len", &self.payload.bytes().len())

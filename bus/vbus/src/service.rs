@@ -6,8 +6,7 @@ use flatbuffers::{FlatBufferBuilder, WIPOffset};
 use zenoh::{Wait, bytes::ZBytes, query::Query};
 
 use crate::{
-    CallError, Closed, Error, Message, Pack, PublishError, Service, TopicStats,
-    message::verify,
+    CallError, Closed, Error, Message, Pack, PublishError, TopicStats, TypeInfo,
     node::Node,
     sample::{Payload, Sample},
     stats::{Counters, Role},
@@ -20,28 +19,49 @@ const SERVER_QUEUE: usize = 64;
 /// Builds a [`ServiceServer`]; from [`Node::service_server`].
 #[must_use = "call .create().await to declare the server"]
 pub struct ServiceServerBuilder<'n, Req, Rep> {
-    pub(crate) node: &'n Node,
-    pub(crate) service: Service<Req, Rep>,
+    node: &'n Node,
+    key: String,
+    req: TypeInfo,
+    rep: TypeInfo,
+    _types: PhantomData<fn() -> (Req, Rep)>,
 }
 
-impl<Req: Message, Rep: Message> ServiceServerBuilder<'_, Req, Rep> {
+impl<'n, Req: Send + 'static, Rep: Send + 'static> ServiceServerBuilder<'n, Req, Rep> {
+    pub(crate) fn new(node: &'n Node, key: &str, req: TypeInfo, rep: TypeInfo) -> Self {
+        Self { node, key: key.to_owned(), req, rep, _types: PhantomData }
+    }
+
     /// Declare the server on the bus (and serve the request and reply schemas).
     pub async fn create(self) -> Result<ServiceServer<Req, Rep>, Error> {
-        ServiceServer::declare(self.node, self.service)
+        ServiceServer::declare(self.node, &self.key, self.req, self.rep)
     }
 }
 
 /// Builds a [`ServiceClient`]; from [`Node::service_client`].
 #[must_use = "call .create().await to declare the client"]
 pub struct ServiceClientBuilder<'n, Req, Rep> {
-    pub(crate) node: &'n Node,
-    pub(crate) service: Service<Req, Rep>,
+    node: &'n Node,
+    key: String,
+    req: TypeInfo,
+    rep: TypeInfo,
+    timeout: Duration,
+    _types: PhantomData<fn() -> (Req, Rep)>,
 }
 
-impl<Req: Message, Rep: Message> ServiceClientBuilder<'_, Req, Rep> {
+impl<'n, Req, Rep> ServiceClientBuilder<'n, Req, Rep> {
+    pub(crate) fn new(node: &'n Node, key: &str, req: TypeInfo, rep: TypeInfo, timeout: Duration) -> Self {
+        Self { node, key: key.to_owned(), req, rep, timeout, _types: PhantomData }
+    }
+
+    /// Replace the default call timeout (the service's, or 1 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
     /// Declare the client.
     pub async fn create(self) -> Result<ServiceClient<Req, Rep>, Error> {
-        ServiceClient::declare(self.node, self.service)
+        ServiceClient::declare(self.node, &self.key, self.req, self.rep, self.timeout)
     }
 }
 
@@ -53,28 +73,30 @@ pub struct ServiceServer<Req, Rep> {
     _queryable: zenoh::query::Queryable<()>,
 }
 
-impl<Req: Message, Rep: Message> ServiceServer<Req, Rep> {
-    fn declare(node: &Node, service: Service<Req, Rep>) -> Result<Self, Error> {
-        crate::topic::validate_key(service.key()).map_err(Error::Key)?;
+impl<Req: Send + 'static, Rep: Send + 'static> ServiceServer<Req, Rep> {
+    fn declare(node: &Node, key: &str, req: TypeInfo, rep: TypeInfo) -> Result<Self, Error> {
+        crate::topic::validate_key(key).map_err(Error::Key)?;
         if let Some(a) = &node.config().access
-            && !a.may_publish(node.name(), service.key())
+            && !a.may_publish(node.name(), key)
         {
-            return Err(Error::AccessDenied(format!(
-                "node `{}` may not serve `{}`",
-                node.name(),
-                service.key()
-            )));
+            return Err(Error::AccessDenied(format!("node `{}` may not serve `{key}`", node.name())));
         }
         let (tx, rx) = flume::bounded(SERVER_QUEUE);
-        let stats = node.register(Role::ServiceServer, service.key(), Req::TYPE_NAME);
+        let stats = node.register(Role::ServiceServer, key, req.name_arc());
         let counters = stats.clone();
-        let key = service.key().to_owned();
+        // Tools find the service (its request table declares `vbus_service`) and encode and decode
+        // calls through these, as they do for published types.
+        node.serve_schema(&req)?;
+        node.serve_schema(&rep)?;
+        let types = Arc::new((req, rep));
+        let owned_key = key.to_owned();
         let queryable = node
             .session()
-            .declare_queryable(wire::data_key(node.domain(), service.key()))
+            .declare_queryable(wire::data_key(node.domain(), key))
             .callback(move |query| {
+                let key = &owned_key;
                 let _span = tracing::trace_span!("vbus.request", key = %key).entered();
-                match Request::<Req, Rep>::validate(query, &key, counters.clone()) {
+                match Request::<Req, Rep>::validate(query, key, types.clone(), counters.clone()) {
                     Ok(req) => {
                         if let Err(flume::TrySendError::Full(req)) = tx.try_send(req) {
                             Counters::inc(&counters.dropped);
@@ -89,11 +111,7 @@ impl<Req: Message, Rep: Message> ServiceServer<Req, Rep> {
                 }
             })
             .wait()
-            .map_err(Error::transport(format!("declare the service `{}`", service.key())))?;
-        // Tools find the service (its request table declares `vbus_service`) and encode and decode
-        // calls through these, as they do for published types.
-        node.serve_schema::<Req>()?;
-        node.serve_schema::<Rep>()?;
+            .map_err(Error::transport(format!("declare the service `{key}`")))?;
         Ok(Self { rx, stats, closed: node.closed(), _queryable: queryable })
     }
 
@@ -118,12 +136,20 @@ pub struct Request<Req, Rep> {
     answered: bool,
     payload: Payload,
     header: Header,
+    /// The request and reply types.
+    types: Arc<(TypeInfo, TypeInfo)>,
     stats: Arc<Counters>,
     _types: PhantomData<fn() -> (Req, Rep)>,
 }
 
-impl<Req: Message, Rep: Message> Request<Req, Rep> {
-    fn validate(query: Query, key: &str, stats: Arc<Counters>) -> Result<Self, Box<(Query, String)>> {
+impl<Req, Rep> Request<Req, Rep> {
+    fn validate(
+        query: Query,
+        key: &str,
+        types: Arc<(TypeInfo, TypeInfo)>,
+        stats: Arc<Counters>,
+    ) -> Result<Self, Box<(Query, String)>> {
+        let req = &types.0;
         let header = match query.attachment().map(|a| Header::decode(&a.to_bytes())) {
             Some(Ok(h)) => h,
             Some(Err(e)) => return Err(Box::new((query, format!("request to `{key}`: {e}")))),
@@ -131,12 +157,12 @@ impl<Req: Message, Rep: Message> Request<Req, Rep> {
                 return Err(Box::new((query, format!("request to `{key}`: {}", wire::HeaderError::Missing))));
             }
         };
-        if header.type_hash != Req::TYPE_HASH {
+        if header.type_hash != req.hash() {
             let msg = format!(
                 "request to `{key}` has type hash {:#018x}, the server expects {} ({:#018x})",
                 header.type_hash,
-                Req::TYPE_NAME,
-                Req::TYPE_HASH
+                req.name(),
+                req.hash()
             );
             return Err(Box::new((query, msg)));
         }
@@ -144,13 +170,10 @@ impl<Req: Message, Rep: Message> Request<Req, Rep> {
             Some(p) => Payload::from_zbytes(p),
             None => return Err(Box::new((query, format!("request to `{key}` has no payload")))),
         };
-        if let Err(e) = verify::<Req>(payload.bytes()) {
-            return Err(Box::new((
-                query,
-                format!("request to `{key}` is not a valid {}: {e}", Req::TYPE_NAME),
-            )));
+        if let Err(e) = req.verify(payload.bytes()) {
+            return Err(Box::new((query, format!("request to `{key}` is not a valid {}: {e}", req.name()))));
         }
-        Ok(Self { query, answered: false, payload, header, stats, _types: PhantomData })
+        Ok(Self { query, answered: false, payload, header, types, stats, _types: PhantomData })
     }
 
     /// The request as a verified sample.
@@ -163,30 +186,31 @@ impl<Req: Message, Rep: Message> Request<Req, Rep> {
         }
     }
 
-    /// Reply with a value that packs itself as `Rep`.
-    pub fn reply(self, value: &impl Pack<Rep>) -> Result<(), PublishError> {
-        self.reply_with(|fbb| value.pack(fbb))
+    /// Reply with FlatBuffers bytes of the reply type built elsewhere (bindings): verified
+    /// first, as [`crate::Publisher::publish_bytes`] does.
+    pub fn reply_bytes(self, bytes: &[u8]) -> Result<(), PublishError> {
+        let rep = &self.types.1;
+        rep.verify(bytes).map_err(|reason| PublishError::InvalidPayload {
+            key: self.query.key_expr().as_str().to_owned(),
+            type_name: rep.name().to_owned(),
+            reason,
+        })?;
+        self.send_reply(bytes.to_vec())
     }
 
-    /// Reply with a `Rep` built in place.
-    pub fn reply_with<F>(mut self, build: F) -> Result<(), PublishError>
-    where
-        F: for<'b> FnOnce(&mut FlatBufferBuilder<'b>) -> WIPOffset<Rep::View<'b>>,
-    {
-        let mut fbb = FlatBufferBuilder::with_capacity(256);
-        let root = build(&mut fbb);
-        fbb.finish_minimal(root);
+    fn send_reply(mut self, bytes: Vec<u8>) -> Result<(), PublishError> {
+        let rep = &self.types.1;
         let header = Header {
             flags: 0,
             host_tag: 0,
-            type_hash: Rep::TYPE_HASH,
+            type_hash: rep.hash(),
             seq: self.header.seq,
             source_time_ns: wire::now_ns(),
             publisher_id: 0,
         };
         self.query
-            .reply(self.query.key_expr().clone(), ZBytes::from(fbb.finished_data().to_vec()))
-            .encoding(wire::encoding(Rep::TYPE_NAME))
+            .reply(self.query.key_expr().clone(), ZBytes::from(bytes))
+            .encoding(wire::encoding(rep.name()))
             .attachment(header.encode().to_vec())
             .wait()
             .map_err(|source| PublishError::Transport {
@@ -205,6 +229,24 @@ impl<Req: Message, Rep: Message> Request<Req, Rep> {
     }
 }
 
+impl<Req: Message, Rep: Message> Request<Req, Rep> {
+    /// Reply with a value that packs itself as `Rep`.
+    pub fn reply(self, value: &impl Pack<Rep>) -> Result<(), PublishError> {
+        self.reply_with(|fbb| value.pack(fbb))
+    }
+
+    /// Reply with a `Rep` built in place.
+    pub fn reply_with<F>(self, build: F) -> Result<(), PublishError>
+    where
+        F: for<'b> FnOnce(&mut FlatBufferBuilder<'b>) -> WIPOffset<Rep::View<'b>>,
+    {
+        let mut fbb = FlatBufferBuilder::with_capacity(256);
+        let root = build(&mut fbb);
+        fbb.finish_minimal(root);
+        self.send_reply(fbb.finished_data().to_vec())
+    }
+}
+
 impl<Req, Rep> Drop for Request<Req, Rep> {
     fn drop(&mut self) {
         if !self.answered {
@@ -219,6 +261,8 @@ pub struct ServiceClient<Req, Rep> {
     key: String,
     wire_key: String,
     timeout: Duration,
+    req: TypeInfo,
+    rep: TypeInfo,
     seq: std::sync::atomic::AtomicU64,
     id: u64,
     stats: Arc<Counters>,
@@ -226,20 +270,6 @@ pub struct ServiceClient<Req, Rep> {
 }
 
 impl<Req: Message, Rep: Message> ServiceClient<Req, Rep> {
-    fn declare(node: &Node, service: Service<Req, Rep>) -> Result<Self, Error> {
-        crate::topic::validate_key(service.key()).map_err(Error::Key)?;
-        Ok(Self {
-            session: node.session().clone(),
-            key: service.key().to_owned(),
-            wire_key: wire::data_key(node.domain(), service.key()),
-            timeout: service.timeout(),
-            seq: Default::default(),
-            id: rand::random(),
-            stats: node.register(Role::ServiceClient, service.key(), Req::TYPE_NAME),
-            _types: PhantomData,
-        })
-    }
-
     /// Call with a value that packs itself as `Req`, with the service's default timeout.
     pub async fn call(&self, value: &impl Pack<Req>) -> Result<Sample<Rep>, CallError> {
         self.call_with(|fbb| value.pack(fbb), self.timeout).await
@@ -253,19 +283,64 @@ impl<Req: Message, Rep: Message> ServiceClient<Req, Rep> {
         let mut fbb = FlatBufferBuilder::with_capacity(256);
         let root = build(&mut fbb);
         fbb.finish_minimal(root);
+        self.send(fbb.finished_data().to_vec(), timeout).await
+    }
+}
+
+impl<Req, Rep> ServiceClient<Req, Rep> {
+    fn declare(
+        node: &Node,
+        key: &str,
+        req: TypeInfo,
+        rep: TypeInfo,
+        timeout: Duration,
+    ) -> Result<Self, Error> {
+        crate::topic::validate_key(key).map_err(Error::Key)?;
+        Ok(Self {
+            session: node.session().clone(),
+            key: key.to_owned(),
+            wire_key: wire::data_key(node.domain(), key),
+            timeout,
+            stats: node.register(Role::ServiceClient, key, req.name_arc()),
+            req,
+            rep,
+            seq: Default::default(),
+            id: rand::random(),
+            _types: PhantomData,
+        })
+    }
+
+    /// Call with FlatBuffers bytes of the request type built elsewhere (bindings), verified
+    /// first; `timeout`: `None` for the default one.
+    pub async fn call_bytes(
+        &self,
+        bytes: &[u8],
+        timeout: Option<Duration>,
+    ) -> Result<Sample<Rep>, CallError> {
+        self.req.verify(bytes).map_err(|reason| CallError::InvalidRequest {
+            key: self.key.clone(),
+            reason: format!("not a valid {}: {reason}", self.req.name()),
+        })?;
+        self.send(bytes.to_vec(), timeout.unwrap_or(self.timeout)).await
+    }
+
+    /// The default call timeout.
+    pub fn default_timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    async fn send(&self, bytes: Vec<u8>, timeout: Duration) -> Result<Sample<Rep>, CallError> {
         let seq = self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let header = Header {
             flags: 0,
             host_tag: 0,
-            type_hash: Req::TYPE_HASH,
+            type_hash: self.req.hash(),
             seq,
             source_time_ns: wire::now_ns(),
             publisher_id: self.id,
         };
         let _span = tracing::trace_span!("vbus.call", key = %self.key, seq).entered();
-        let result =
-            request(&self.session, &self.wire_key, &self.key, &header, fbb.finished_data().to_vec(), timeout)
-                .await;
+        let result = request(&self.session, &self.wire_key, &self.key, &header, bytes, timeout).await;
         // Sent unless it never left (a call that timed out or was refused was sent).
         if !matches!(result, Err(CallError::Transport { .. })) {
             Counters::inc(&self.stats.sent);
@@ -277,18 +352,18 @@ impl<Req: Message, Rep: Message> ServiceClient<Req, Rep> {
             Some(Err(e)) => return Err(invalid(e.to_string())),
             None => return Err(invalid(wire::HeaderError::Missing.to_string())),
         };
-        if header.type_hash != Rep::TYPE_HASH {
+        if header.type_hash != self.rep.hash() {
             Counters::inc(&self.stats.mismatched);
             return Err(CallError::TypeMismatch {
                 key: self.key.clone(),
-                expected: Rep::TYPE_HASH,
+                expected: self.rep.hash(),
                 found: header.type_hash,
             });
         }
         let payload = Payload::from_zbytes(sample.payload());
-        if let Err(e) = verify::<Rep>(payload.bytes()) {
+        if let Err(e) = self.rep.verify(payload.bytes()) {
             Counters::inc(&self.stats.rejected);
-            return Err(invalid(format!("not a valid {}: {e}", Rep::TYPE_NAME)));
+            return Err(invalid(format!("not a valid {}: {e}", self.rep.name())));
         }
         Counters::inc(&self.stats.delivered);
         Ok(Sample { payload, header, received_ns: wire::now_ns(), _type: PhantomData })

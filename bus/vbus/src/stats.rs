@@ -101,7 +101,7 @@ pub struct EndpointStats {
     /// Topic or service key (relative to the domain).
     pub key: String,
     /// Schema type name.
-    pub type_name: &'static str,
+    pub type_name: std::sync::Arc<str>,
     /// Counters.
     pub stats: TopicStats,
 }

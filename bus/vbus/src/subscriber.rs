@@ -17,9 +17,8 @@ use std::{
 use zenoh::Wait;
 
 use crate::{
-    Closed, Congestion, Error, Message, QoS, RecvError, Topic, TopicEvent, TopicStats,
+    Closed, Congestion, Error, QoS, RecvError, TopicEvent, TopicStats, TypeInfo,
     event::{E2eViolation, RejectReason},
-    message::verify,
     node::Node,
     sample::{Payload, Sample},
     stats::{Counters, Role, send_drop_oldest},
@@ -35,13 +34,19 @@ type SampleFn<T> = Box<dyn Fn(Sample<T>) + Send + Sync>;
 /// Builds a subscriber; from [`Node::subscriber`].
 #[must_use = "call .create().await to declare the subscriber"]
 pub struct SubscriberBuilder<'n, T> {
-    pub(crate) node: &'n Node,
-    pub(crate) topic: Topic<T>,
-    pub(crate) qos: QoS,
-    pub(crate) on_event: Option<EventFn>,
+    node: &'n Node,
+    key: String,
+    ty: TypeInfo,
+    qos: QoS,
+    on_event: Option<EventFn>,
+    _type: PhantomData<fn() -> T>,
 }
 
-impl<'n, T: Message> SubscriberBuilder<'n, T> {
+impl<'n, T: Send + 'static> SubscriberBuilder<'n, T> {
+    pub(crate) fn new(node: &'n Node, key: &str, ty: TypeInfo, qos: QoS) -> Self {
+        Self { node, key: key.to_owned(), ty, qos, on_event: None, _type: PhantomData }
+    }
+
     /// Override the topic's QoS for this subscriber (queue depth, deadline, lifespan, history).
     pub fn qos(mut self, qos: QoS) -> Self {
         self.qos = qos;
@@ -75,10 +80,10 @@ impl<'n, T: Message> SubscriberBuilder<'n, T> {
 
     async fn declare(self, deliver: Deliver<T>) -> Result<(Handle<T>, flume::Receiver<TopicEvent>), Error> {
         let node = self.node;
-        let key = self.topic.key();
+        let key = self.key.as_str();
         crate::topic::validate_key(key).map_err(Error::Key)?;
         let (ev_tx, ev_rx) = flume::bounded(EVENT_QUEUE);
-        let stats = node.register(Role::Subscriber, key, T::TYPE_NAME);
+        let stats = node.register(Role::Subscriber, key, self.ty.name_arc());
         // The same-host port first, so that a publisher that sees this subscriber on zenoh
         // already reaches it through shared memory.
         let local = node.local().and_then(|l| match l.subscriber(key) {
@@ -90,6 +95,7 @@ impl<'n, T: Message> SubscriberBuilder<'n, T> {
         });
         let ingress = Arc::new(Ingress {
             key: key.to_owned(),
+            ty: self.ty.clone(),
             data_id: wire::data_id(key),
             qos: self.qos,
             stats,
@@ -133,7 +139,13 @@ impl<'n, T: Message> SubscriberBuilder<'n, T> {
                 let token = node
                     .session()
                     .liveliness()
-                    .declare_token(wire::local_token_key(node.domain(), tag, node.name(), T::TYPE_NAME, key))
+                    .declare_token(wire::local_token_key(
+                        node.domain(),
+                        tag,
+                        node.name(),
+                        self.ty.name(),
+                        key,
+                    ))
                     .wait()
                     .map_err(Error::transport(format!("declare the same-host token of `{key}`")))?;
                 Some(Reader { _thread: thread, _token: token })
@@ -164,7 +176,7 @@ impl<'n, T: Message> SubscriberBuilder<'n, T> {
             }
             ingress.finish_replay(stored);
         }
-        let token = node.announce(false, T::TYPE_NAME, key)?;
+        let token = node.announce(false, self.ty.name(), key)?;
         let deadline_task =
             self.qos.deadline.map(|d| node.runtime().spawn(deadline_monitor(Arc::downgrade(&ingress), d)));
         Ok((Handle { ingress, _zsub: zsub, _token: token, deadline_task, _reader: reader }, ev_rx))
@@ -202,7 +214,7 @@ pub struct CallbackSubscriberBuilder<'n, T> {
     f: SampleFn<T>,
 }
 
-impl<T: Message> CallbackSubscriberBuilder<'_, T> {
+impl<T: Send + 'static> CallbackSubscriberBuilder<'_, T> {
     /// Declare the subscriber; with history in the QoS, the kept samples have gone through the
     /// callback before this returns.
     pub async fn create(self) -> Result<CallbackSubscriber<T>, Error> {
@@ -223,7 +235,7 @@ pub struct Subscriber<T: 'static> {
     closed: tokio::sync::watch::Receiver<bool>,
 }
 
-impl<T: Message> Subscriber<T> {
+impl<T: Send + 'static> Subscriber<T> {
     /// The next sample; waits for one. [`Closed`] once the node is closed and the queue drained.
     pub async fn recv(&self) -> Result<Sample<T>, Closed> {
         loop {
@@ -280,7 +292,7 @@ impl<T: Message> Subscriber<T> {
     }
 }
 
-impl<T: Message> futures_core::Stream for Subscriber<T> {
+impl<T: Send + 'static> futures_core::Stream for Subscriber<T> {
     type Item = Sample<T>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -303,7 +315,7 @@ pub struct CallbackSubscriber<T> {
     events: flume::Receiver<TopicEvent>,
 }
 
-impl<T: Message> CallbackSubscriber<T> {
+impl<T: Send + 'static> CallbackSubscriber<T> {
     /// The next event; waits for one.
     pub async fn next_event(&self) -> Result<TopicEvent, Closed> {
         self.events.recv_async().await.map_err(|_| Closed)
@@ -371,6 +383,8 @@ impl std::hash::Hasher for IdHasher {
 /// The receive path shared by both subscriber kinds.
 struct Ingress<T> {
     key: String,
+    /// The type samples must have (hash) and pass (verifier).
+    ty: TypeInfo,
     /// E2E data id of `key`.
     data_id: u32,
     qos: QoS,
@@ -386,7 +400,7 @@ struct Ingress<T> {
     local_tag: u32,
 }
 
-impl<T: Message> Ingress<T> {
+impl<T: Send + 'static> Ingress<T> {
     fn on_zenoh(&self, s: &zenoh::sample::Sample) {
         let attachment = s.attachment().map(|a| a.to_bytes());
         if self.local_tag != 0
@@ -443,14 +457,14 @@ impl<T: Message> Ingress<T> {
             Err(e) => return self.reject(RejectReason::Header(e)),
         };
         let _span = tracing::trace_span!("vbus.deliver", key = %self.key, seq = header.seq).entered();
-        if header.type_hash != T::TYPE_HASH {
+        if header.type_hash != self.ty.hash() {
             Counters::inc(&self.stats.mismatched);
             return self.events.emit(
                 &self.stats,
                 TopicEvent::TypeMismatch {
                     key: self.key.clone(),
-                    expected_type: T::TYPE_NAME,
-                    expected_hash: T::TYPE_HASH,
+                    expected_type: self.ty.name_arc(),
+                    expected_hash: self.ty.hash(),
                     found_hash: header.type_hash,
                     publisher_id: header.publisher_id,
                 },
@@ -461,8 +475,8 @@ impl<T: Message> Ingress<T> {
         {
             return self.e2e_violation(&header, violation);
         }
-        if let Err(e) = verify::<T>(payload.bytes()) {
-            return self.reject(RejectReason::Payload(e.to_string()));
+        if let Err(e) = self.ty.verify(payload.bytes()) {
+            return self.reject(RejectReason::Payload(e));
         }
         // Sequence: duplicates (e.g. history overlapping live data) are dropped, gaps reported.
         let last_seq = state.last_seq.entry(header.publisher_id).or_insert(0);
@@ -569,7 +583,7 @@ impl<T: Message> Ingress<T> {
 ///
 /// The clock starts when the subscriber is created (as in DDS): a topic that never publishes
 /// misses its deadline too.
-async fn deadline_monitor<T: Message>(ingress: std::sync::Weak<Ingress<T>>, deadline: Duration) {
+async fn deadline_monitor<T: Send + 'static>(ingress: std::sync::Weak<Ingress<T>>, deadline: Duration) {
     let mut reported: Option<(u64, u128)> = None;
     loop {
         let Some(ing) = ingress.upgrade() else { return };

@@ -184,7 +184,7 @@ async fn type_hash_mismatch_is_reported_not_delivered() {
                     (expected_hash, found_hash),
                     (<Speed as vbus::Message>::TYPE_HASH, <SpeedV2 as vbus::Message>::TYPE_HASH)
                 );
-                assert_eq!(expected_type, "test.Speed");
+                assert_eq!(&*expected_type, "test.Speed");
             }
             other => panic!("expected a type mismatch, got {other}"),
         }

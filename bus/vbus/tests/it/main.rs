@@ -2,6 +2,7 @@
 
 mod child;
 mod cross_process;
+mod dynamic;
 mod fixtures;
 mod harness;
 mod in_process;
