@@ -13,4 +13,11 @@ if [[ -f "${VBUS_CYCLONEDDS_PREFIX:-/usr/local}/share/vbus/cyclonedds-11.0.1.ins
     features=(--features dds)
 fi
 cargo build --release -p vbus-examples --bin vbus-demo "${features[@]}"
+# The C++ ECU (the instrument cluster of examples/cpp), built with CMake against the C/C++ SDK
+# as a user would build it.
+scripts/install-c.sh --release --prefix target/vbus-sdk-release
+cmake -S examples/cpp -B target/cpp-demo -DCMAKE_PREFIX_PATH="$PWD/target/vbus-sdk-release" \
+    -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build target/cpp-demo -j2 --target vbus-cpp-cluster >/dev/null
+export VBUS_DEMO_CPP_CLUSTER="$PWD/target/cpp-demo/vbus-cpp-cluster"
 exec target/release/vbus-demo "$@"

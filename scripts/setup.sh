@@ -17,11 +17,11 @@ if [[ $(id -u) -ne 0 ]]; then
     if command -v sudo >/dev/null; then SUDO="sudo"; fi
 fi
 
-# System packages: the flatc build (cmake, g++), bindgen for cyclonedds-sys (libclang-dev),
+# System packages: the flatc build and the C/C++ bindings' tests (cmake, gcc, g++), bindgen for cyclonedds-sys (libclang-dev),
 # a real MQTT broker for the cloud bridge tests (mosquitto) and the independent DDS peers
 # (cyclonedds-tools: ddsperf; cyclonedds-dev: C library + idlc); iproute2 (ip netns, tc) for the
 # network fault tests (scripts/netns-faults.sh).
-packages=(cmake g++ pkg-config)
+packages=(cmake g++ gcc pkg-config)
 if [[ $want_demo_only -eq 0 ]]; then
     packages+=(libclang-dev mosquitto cyclonedds-tools cyclonedds-dev python3-pip iproute2)
 fi

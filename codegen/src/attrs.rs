@@ -92,6 +92,10 @@ pub const PRIORITIES: &[(&str, &str)] = &[
 /// How many periods of silence make a deadline miss when only `vbus_period_ms` is given.
 pub const DEADLINE_PERIODS: u64 = 3;
 
+/// The call timeout of a service without `vbus_timeout_ms`: `vbus::Service::new`'s default
+/// (the C++ descriptors spell it out).
+pub(crate) const DEFAULT_TIMEOUT_MS: u64 = 1000;
+
 /// The text of the attribute declarations flatc needs (`attribute "vbus_topic";` ...).
 ///
 /// vbus-codegen passes these to flatc itself (through an include it writes before the user's

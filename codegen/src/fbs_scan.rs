@@ -60,7 +60,7 @@ pub(crate) struct Scanned {
     pub decls: Vec<Decl>,
     /// `vbus_*` attributes on fields, enums, unions and services: (where, attribute).
     pub other_attrs: Vec<(&'static str, Attr)>,
-    /// Top-level namespaces declared (first components), for collision checks.
+    /// Namespaces declared (dotted, as written), for collision checks.
     pub namespaces: Vec<(String, u32)>,
 }
 
@@ -265,10 +265,10 @@ pub(crate) fn scan(src: &str) -> Scanned {
                             break;
                         }
                     }
-                    if let Some(first) = parts.first() {
-                        out.namespaces.push((first.clone(), line));
-                    }
                     ns = parts.join(".");
+                    if !ns.is_empty() {
+                        out.namespaces.push((ns.clone(), line));
+                    }
                     p.skip_to_semicolon();
                 }
                 "table" | "struct" => {

@@ -39,6 +39,10 @@
 //!     its `Message::SCHEMA`; from `<name>.schemas`) and `TOPIC_PUBLISHERS`, the
 //!     `(key, allowed publishers)` table for access control.
 //!   - `<name>.idl`: OMG IDL 4 for the topics marked `vbus_dds` (see [`Config::idl`]).
+//!   - with [`Config::cpp`], C++: `<name>_generated.h` (flatc's C++ with the object API, every
+//!     type in one header) and `<name>.vbus.hpp` (`vbus::message_traits<T>` per message type
+//!     with the same type name, hash and schema as the Rust marker, and the
+//!     `vbus_gen::<name>::topics::…` / `services::…` descriptor structs).
 //!
 //! * **Other inputs become schemas first.** [`Config::compile_dbc`] turns every CAN message of
 //!   a DBC file into a table with topic `can/<bus>/<Message>` ([`dbc`]), and
@@ -85,11 +89,13 @@
 #![warn(missing_docs)]
 
 mod attrs;
+mod cpp_out;
 pub mod dbc;
 mod fbs_scan;
 mod flatc;
 pub mod hash;
 mod idl;
+mod messages;
 pub mod naming;
 mod rust_out;
 pub mod vss;
@@ -104,6 +110,12 @@ pub use attrs::{
     check_key,
 };
 pub use flatc::FLATC_VERSION;
+
+/// The flatc that code generation runs: `explicit`, else `$FLATC`, else the vendored build
+/// (feature `vendored-flatc`), else `flatc` from `PATH`.
+pub fn flatc_path(explicit: Option<&Path>) -> PathBuf {
+    flatc::locate(explicit)
+}
 
 /// The `attribute "vbus_...";` declarations, for schemas that are also compiled by plain flatc.
 pub fn attribute_declarations() -> String {
@@ -120,12 +132,15 @@ pub fn compile(files: &[impl AsRef<Path>], includes: &[impl AsRef<Path>]) -> io:
 pub struct Generated {
     /// Output file stem (`<name>.rs`, `<name>.bfbs`, ...).
     pub name: String,
-    /// The Rust code.
+    /// The Rust code (empty with [`Config::rust`] off).
     pub rust: String,
     /// The binary schema.
     pub bfbs: Vec<u8>,
-    /// The per-message binary schemas (`<name>.schemas`), concatenated.
+    /// The per-message binary schemas (`<name>.schemas`), concatenated (empty with
+    /// [`Config::rust`] off: the Rust code embeds them).
     pub schemas: Vec<u8>,
+    /// The C++ output, when [`Config::cpp`] is on.
+    pub cpp: Option<CppOutput>,
     /// OMG IDL for the `vbus_dds` topics, when there are some and IDL output is on.
     pub idl: Option<String>,
     /// The FlatBuffers schema generated from a DBC or VSS input (None for `.fbs` inputs).
@@ -136,6 +151,59 @@ pub struct Generated {
     pub read: Vec<PathBuf>,
 }
 
+/// The C++ files of one compilation ([`Config::cpp`]).
+#[derive(Clone, Debug, Default)]
+pub struct CppOutput {
+    /// `<name>_generated.h`: flatc's C++ (`--cpp --gen-object-api --gen-all`) of every type,
+    /// one self-contained header. It includes `flatbuffers/flatbuffers.h`, which must be the
+    /// FlatBuffers 23.5.26 headers (the `flatc` crate's `flatbuffers/include`).
+    pub header: String,
+    /// `<name>.vbus.hpp`: `vbus::message_traits<T>` of every message type and the
+    /// `vbus_gen::<name>::topics` / `services` descriptors (C++17, needs `vbus/vbus.h`).
+    pub descriptors: String,
+}
+
+impl Generated {
+    /// The output files, as (file name, contents): `<name>.rs` and `<name>.schemas` (unless
+    /// Rust output is off), `<name>.bfbs`, `<name>.idl`, `<name>.fbs` (DBC, VSS), and with C++
+    /// output `<name>_generated.h` and `<name>.vbus.hpp`.
+    pub fn files(&self) -> Vec<(String, &[u8])> {
+        let n = &self.name;
+        let mut files = Vec::new();
+        if !self.rust.is_empty() {
+            files.push((format!("{n}.rs"), self.rust.as_bytes()));
+        }
+        files.push((format!("{n}.bfbs"), &self.bfbs[..]));
+        if !self.rust.is_empty() {
+            files.push((format!("{n}.schemas"), &self.schemas[..]));
+        }
+        if let Some(idl) = &self.idl {
+            files.push((format!("{n}.idl"), idl.as_bytes()));
+        }
+        if let Some(fbs) = &self.fbs {
+            files.push((format!("{n}.fbs"), fbs.as_bytes()));
+        }
+        if let Some(cpp) = &self.cpp {
+            files.push((format!("{n}_generated.h"), cpp.header.as_bytes()));
+            files.push((format!("{n}.vbus.hpp"), cpp.descriptors.as_bytes()));
+        }
+        files
+    }
+
+    /// Write [`Generated::files`] to `dir` (created if missing; files whose contents did not
+    /// change are left untouched, so that builds that depend on them do not rerun). Returns the
+    /// file names written.
+    pub fn write_to(&self, dir: &Path) -> io::Result<Vec<String>> {
+        std::fs::create_dir_all(dir)?;
+        let mut names = Vec::new();
+        for (name, bytes) in self.files() {
+            write_if_changed(&dir.join(&name), bytes)?;
+            names.push(name);
+        }
+        Ok(names)
+    }
+}
+
 /// Code generation settings (builder, in the style of `prost_build::Config`).
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -143,6 +211,8 @@ pub struct Config {
     file_name: Option<String>,
     emit_rerun_if_changed: Option<bool>,
     idl: bool,
+    rust: bool,
+    cpp: bool,
     flatc: Option<PathBuf>,
     vbus_path: String,
     dbc: dbc::DbcOptions,
@@ -168,6 +238,8 @@ impl Config {
             file_name: None,
             emit_rerun_if_changed: None,
             idl: true,
+            rust: true,
+            cpp: false,
             flatc: None,
             vbus_path: "::vbus".into(),
             dbc: dbc::DbcOptions::default(),
@@ -200,6 +272,26 @@ impl Config {
     /// Write `<name>.idl` (OMG IDL 4) for topics marked `vbus_dds` (default: on).
     pub fn idl(&mut self, on: bool) -> &mut Self {
         self.idl = on;
+        self
+    }
+
+    /// Generate the Rust code, `<name>.rs` and `<name>.schemas` (default: on). Off for
+    /// projects that use only the C++ output ([`Config::cpp`]) or the `.bfbs`.
+    pub fn rust(&mut self, on: bool) -> &mut Self {
+        self.rust = on;
+        self
+    }
+
+    /// Also generate C++ (default: off): `<name>_generated.h`, flatc's C++ for every type of the
+    /// unit with the object API (`flatc --cpp --gen-object-api --gen-all`), and
+    /// `<name>.vbus.hpp`, the C++ counterpart of the Rust markers and key trees:
+    /// `vbus::message_traits<T>` (`type_name`, `type_hash`, `schema`: the Rust `Message`
+    /// values) for every message type, and `vbus_gen::<name>::topics::…` /
+    /// `services::…` structs (`message`, `key`, `qos` as a C `vbus_qos`; `request`, `reply`,
+    /// `key`, `timeout_ms`). Compile with the FlatBuffers 23.5.26 headers (the `flatc` crate's
+    /// `flatbuffers/include`) and the vbus C API header `vbus/vbus.h` on the include path.
+    pub fn cpp(&mut self, on: bool) -> &mut Self {
+        self.cpp = on;
         self
     }
 
@@ -285,16 +377,7 @@ impl Config {
     }
 
     fn write(&self, out_dir: &Path, g: &Generated) -> io::Result<()> {
-        std::fs::create_dir_all(out_dir)?;
-        write_if_changed(&out_dir.join(format!("{}.rs", g.name)), g.rust.as_bytes())?;
-        write_if_changed(&out_dir.join(format!("{}.bfbs", g.name)), &g.bfbs)?;
-        write_if_changed(&out_dir.join(format!("{}.schemas", g.name)), &g.schemas)?;
-        if let Some(idl) = &g.idl {
-            write_if_changed(&out_dir.join(format!("{}.idl", g.name)), idl.as_bytes())?;
-        }
-        if let Some(fbs) = &g.fbs {
-            write_if_changed(&out_dir.join(format!("{}.fbs", g.name)), fbs.as_bytes())?;
-        }
+        g.write_to(out_dir)?;
         let rerun = self.emit_rerun_if_changed.unwrap_or_else(|| std::env::var_os("OUT_DIR").is_some());
         if rerun {
             for f in &g.read {
@@ -404,11 +487,19 @@ impl Config {
             let display = f.display().to_string();
             attrs::validate_other(&display, &scanned.other_attrs, &mut diags);
             for (ns, line) in &scanned.namespaces {
-                let m = naming::flatc_namespace_module(ns);
+                let loc = Loc { file: display.clone(), line: *line };
+                let first = ns.split('.').next().unwrap_or_default();
+                let m = naming::flatc_namespace_module(first);
                 if m == "topics" || m == "services" {
                     diags.push(Diag {
-                        loc: Loc { file: display.clone(), line: *line },
-                        msg: format!("namespace `{ns}` would be the Rust module `{m}`, which vbus-codegen reserves for its key trees; rename it"),
+                        loc: loc.clone(),
+                        msg: format!("namespace `{first}` would be the Rust module `{m}`, which vbus-codegen reserves for its key trees; rename it"),
+                    });
+                }
+                for c in ns.split('.').filter(|c| self.cpp && cpp_out::is_reserved(c)) {
+                    diags.push(Diag {
+                        loc: loc.clone(),
+                        msg: format!("namespace `{ns}`: `{c}` is a C++ keyword or predefined macro, which flatc's C++ output does not escape; rename it"),
                     });
                 }
             }
@@ -450,7 +541,7 @@ impl Config {
 
         // 2. flatc: binary schema and Rust.
         let flatc = flatc::locate(self.flatc.as_deref());
-        for sub in ["umbrella", "bfbs", "rust"] {
+        for sub in ["umbrella", "bfbs", "rust", "cpp"] {
             let d = staging.join(sub);
             if d.exists() {
                 std::fs::remove_dir_all(&d)?;
@@ -484,14 +575,21 @@ impl Config {
         args.extend(common.iter().cloned());
         args.extend(["-o".into(), bfbs_dir.clone().into_os_string(), umbrella_file.clone().into_os_string()]);
         flatc::run(&flatc, &args)?;
+        // Rust and C++: the code of every type the umbrella includes (`--gen-all`), which for C++
+        // is one header (`__vbus_umbrella_generated.h`) with no includes of its own but
+        // flatbuffers.h.
         let rust_dir = staging.join("rust");
-        let mut args: Vec<OsString> = ["--rust", "--gen-object-api", "--rust-module-root-file", "--gen-all"]
-            .iter()
-            .map(OsString::from)
-            .collect();
-        args.extend(common.iter().cloned());
-        args.extend(["-o".into(), rust_dir.clone().into_os_string(), umbrella_file.into_os_string()]);
-        flatc::run(&flatc, &args)?;
+        let cpp_dir = staging.join("cpp");
+        let languages = [(self.rust, "--rust", &rust_dir), (self.cpp, "--cpp", &cpp_dir)];
+        for (_, lang, dir) in languages.into_iter().filter(|l| l.0) {
+            let mut args: Vec<OsString> = vec![lang.into(), "--gen-object-api".into(), "--gen-all".into()];
+            if lang == "--rust" {
+                args.push("--rust-module-root-file".into());
+            }
+            args.extend(common.iter().cloned());
+            args.extend(["-o".into(), dir.clone().into_os_string(), umbrella_file.clone().into_os_string()]);
+            flatc::run(&flatc, &args)?;
+        }
         let bfbs = std::fs::read(bfbs_dir.join("__vbus_umbrella.bfbs"))?;
         let schema = vbus_reflect::Schema::from_bfbs(&bfbs)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("vbus-codegen: {e}")))?;
@@ -512,19 +610,43 @@ impl Config {
             return Err(diag_error(&diags));
         }
 
-        let bfbs_file = format!("{name}.bfbs");
-        let schemas_file = format!("{name}.schemas");
-        let unit = rust_out::Unit {
-            topics: &topics,
-            services: &resolved,
-            vbus: &self.vbus_path,
-            bfbs_file: &bfbs_file,
-            bfbs: &bfbs,
-            schema: &schema,
-            schemas_file: &schemas_file,
-            inputs,
+        let messages = messages::messages(&topics, &resolved, &bfbs, &schema)?;
+        let (rust, schemas) = if self.rust {
+            let bfbs_file = format!("{name}.bfbs");
+            let schemas_file = format!("{name}.schemas");
+            let unit = rust_out::Unit {
+                topics: &topics,
+                services: &resolved,
+                vbus: &self.vbus_path,
+                bfbs_file: &bfbs_file,
+                messages: &messages,
+                schemas_file: &schemas_file,
+                inputs,
+            };
+            unit.render(&rust_dir)?
+        } else {
+            (String::new(), Vec::new())
         };
-        let (rust, schemas) = unit.render(&rust_dir)?;
+        let cpp = if self.cpp {
+            let flatc_h = cpp_dir.join("__vbus_umbrella_generated.h");
+            let text = std::fs::read_to_string(&flatc_h).map_err(|e| {
+                io::Error::new(e.kind(), format!("reading flatc output {}: {e}", flatc_h.display()))
+            })?;
+            let unit = cpp_out::Unit {
+                name,
+                topics: &topics,
+                services: &resolved,
+                messages: &messages,
+                schema: &schema,
+                inputs,
+            };
+            Some(CppOutput {
+                header: cpp_out::flatc_header(&text, name, inputs)?,
+                descriptors: unit.render(),
+            })
+        } else {
+            None
+        };
         let idl = if self.idl && topics.iter().any(|t| t.dds) {
             match idl::render(&schema, &topics, inputs) {
                 Ok(s) => Some(s),
@@ -552,7 +674,7 @@ impl Config {
             // Only succeeds when no other compilation is using it.
             let _ = std::fs::remove_dir(parent);
         }
-        Ok(Generated { name: name.to_string(), rust, bfbs, schemas, idl, fbs, topics, read })
+        Ok(Generated { name: name.to_string(), rust, bfbs, schemas, cpp, idl, fbs, topics, read })
     }
 }
 

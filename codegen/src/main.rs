@@ -7,16 +7,20 @@ const USAGE: &str = "\
 vbus-codegen: FlatBuffers schemas with vbus topic attributes, DBC and VSS to typed vbus topics
 
 USAGE:
-    vbus-codegen fbs <FILE.fbs>... [-I <DIR>]... [--out <DIR>] [--name <NAME>]
-    vbus-codegen dbc <FILE.dbc> [--bus <BUS>] [--out <DIR>] [--name <NAME>] [--rust]
-    vbus-codegen vss <vss.json> [--out <DIR>] [--name <NAME>] [--rust]
+    vbus-codegen fbs <FILE.fbs>... [-I <DIR>]... [--out <DIR> [--cpp] [--no-rust]] [--name <NAME>]
+    vbus-codegen dbc <FILE.dbc> [--bus <BUS>] [--out <DIR> [--cpp] [--no-rust]] [--name <NAME>] [--rust]
+    vbus-codegen vss <vss.json> [--out <DIR> [--cpp] [--no-rust]] [--name <NAME>] [--rust]
     vbus-codegen attributes
+    vbus-codegen flatc-path
 
 Without --out, `fbs` prints the generated Rust code; `dbc` and `vss` print the generated
 FlatBuffers schema (or, with --rust, the Rust code). With --out, every output is written to
 DIR: <NAME>.rs, <NAME>.bfbs, <NAME>.schemas (per-message schemas the .rs embeds),
-<NAME>.idl (topics marked vbus_dds), <NAME>.fbs (dbc, vss).
+<NAME>.idl (topics marked vbus_dds), <NAME>.fbs (dbc, vss), and with --cpp
+<NAME>_generated.h (flatc's C++) and <NAME>.vbus.hpp (vbus message traits and topic and
+service descriptors); --no-rust leaves out <NAME>.rs and <NAME>.schemas.
 `attributes` prints the `attribute \"vbus_...\";` declarations for use with plain flatc.
+`flatc-path` prints the flatc this vbus-codegen runs (scripts/install-c.sh installs it).
 
 OPTIONS:
     -I <DIR>        include directory for `include \"...\"` (repeatable)
@@ -24,6 +28,8 @@ OPTIONS:
     --name <NAME>   output file stem (default: first input's stem, the bus, or `vss`)
     --bus <BUS>     DBC bus name, the topic key segment after `can/` (default: file stem)
     --rust          print Rust code instead of the schema (dbc, vss)
+    --cpp           also write C++ (needs --out)
+    --no-rust       do not generate Rust (needs --out; e.g. with --cpp for C++-only projects)
     --no-idl        do not write IDL
     --flatc <PATH>  flatc 23.5.26 to run (default: $FLATC or the vendored build)
 ";
@@ -36,6 +42,8 @@ struct Args {
     name: Option<String>,
     bus: Option<String>,
     rust: bool,
+    no_rust: bool,
+    cpp: bool,
     idl: bool,
     flatc: Option<PathBuf>,
 }
@@ -54,6 +62,8 @@ fn parse() -> Result<Args, String> {
         name: None,
         bus: None,
         rust: false,
+        no_rust: false,
+        cpp: false,
         idl: true,
         flatc: None,
     };
@@ -66,6 +76,8 @@ fn parse() -> Result<Args, String> {
             "--bus" => a.bus = Some(value("--bus")?),
             "--flatc" => a.flatc = Some(value("--flatc")?.into()),
             "--rust" => a.rust = true,
+            "--no-rust" => a.no_rust = true,
+            "--cpp" => a.cpp = true,
             "--no-idl" => a.idl = false,
             "-h" | "--help" => return Err(String::new()),
             s if s.starts_with("-I") && s.len() > 2 => a.includes.push(s[2..].into()),
@@ -73,12 +85,18 @@ fn parse() -> Result<Args, String> {
             _ => a.inputs.push(arg.into()),
         }
     }
+    if (a.cpp || a.no_rust) && a.out.is_none() {
+        return Err(format!("{} writes files: give --out <DIR>", if a.cpp { "--cpp" } else { "--no-rust" }));
+    }
+    if a.rust && a.no_rust {
+        return Err("--rust and --no-rust contradict each other".into());
+    }
     Ok(a)
 }
 
 fn run(a: Args) -> std::io::Result<()> {
     let mut cfg = vbus_codegen::Config::new();
-    cfg.emit_rerun_if_changed(false).idl(a.idl);
+    cfg.emit_rerun_if_changed(false).idl(a.idl).rust(!a.no_rust).cpp(a.cpp);
     if let Some(f) = &a.flatc {
         cfg.flatc_path(f);
     }
@@ -89,6 +107,10 @@ fn run(a: Args) -> std::io::Result<()> {
     let generated = match a.cmd.as_str() {
         "attributes" => {
             print!("{}", vbus_codegen::attribute_declarations());
+            return Ok(());
+        }
+        "flatc-path" => {
+            println!("{}", vbus_codegen::flatc_path(a.flatc.as_deref()).display());
             return Ok(());
         }
         "fbs" => {
@@ -123,23 +145,7 @@ fn run(a: Args) -> std::io::Result<()> {
     match &a.out {
         None => print!("{}", generated.rust),
         Some(dir) => {
-            std::fs::create_dir_all(dir)?;
-            let mut written = vec![
-                format!("{}.rs", generated.name),
-                format!("{}.bfbs", generated.name),
-                format!("{}.schemas", generated.name),
-            ];
-            std::fs::write(dir.join(&written[0]), &generated.rust)?;
-            std::fs::write(dir.join(&written[1]), &generated.bfbs)?;
-            std::fs::write(dir.join(&written[2]), &generated.schemas)?;
-            if let Some(idl) = &generated.idl {
-                written.push(format!("{}.idl", generated.name));
-                std::fs::write(dir.join(written.last().unwrap_or(&String::new())), idl)?;
-            }
-            if let Some(fbs) = &generated.fbs {
-                written.push(format!("{}.fbs", generated.name));
-                std::fs::write(dir.join(written.last().unwrap_or(&String::new())), fbs)?;
-            }
+            let written = generated.write_to(dir)?;
             eprintln!(
                 "vbus-codegen: wrote {} ({} topics) to {}",
                 written.join(", "),

@@ -1,13 +1,13 @@
 //! Assembling the one Rust file that `vbus::include_topics!` includes: flatc's per-type files
 //! inlined into their namespace modules, plus vbus markers, `Pack` impls and the topic tree.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::io;
 use std::path::Path;
 
 use crate::attrs::{PRIORITIES, ServiceSpec, TopicSpec};
-use crate::hash;
+use crate::messages::{self, KeyTree, Message, RUST_IDENTS, Step, split_fqn};
 use crate::naming;
 
 /// Lints allowed on flatc's code (it predates edition 2024 and is not clippy-clean).
@@ -86,21 +86,12 @@ pub(crate) struct Unit<'a> {
     pub vbus: &'a str,
     /// File name of the `.bfbs` next to the generated `.rs`.
     pub bfbs_file: &'a str,
-    /// The `.bfbs` itself, cut into one schema per message.
-    pub bfbs: &'a [u8],
-    /// The same, parsed (type hashes).
-    pub schema: &'a vbus_reflect::Schema,
+    /// The message types: one marker each.
+    pub messages: &'a [Message],
     /// File name of the per-message schemas next to the generated `.rs`.
     pub schemas_file: &'a str,
     /// Inputs, for the header comment.
     pub inputs: &'a [String],
-}
-
-/// Split `a.b.C` into (`["a","b"]`, `"C"`).
-fn split_fqn(fqn: &str) -> (Vec<&str>, &str) {
-    let mut parts: Vec<&str> = fqn.split('.').collect();
-    let name = parts.pop().unwrap_or("");
-    (parts, name)
 }
 
 /// Rust module path (flatc's naming) of a namespace.
@@ -161,50 +152,6 @@ pub(crate) fn qos_expr(vbus: &str, t: &TopicSpec) -> String {
     s
 }
 
-/// One-line human summary of a topic's QoS for docs.
-fn qos_summary(t: &TopicSpec) -> String {
-    let q = &t.qos;
-    let mut parts = Vec::new();
-    if let Some(p) = q.priority {
-        parts.push(format!("priority {}", PRIORITIES[p].0));
-    }
-    if let Some(be) = q.best_effort {
-        parts.push(if be { "best effort" } else { "reliable" }.to_string());
-    }
-    if q.express == Some(true) {
-        parts.push("express".into());
-    }
-    if q.block == Some(true) {
-        parts.push("congestion block".into());
-    }
-    if let Some(p) = t.period_ms {
-        parts.push(format!("period {p} ms"));
-    }
-    if let Some(d) = q.deadline_ms {
-        parts.push(format!("deadline {d} ms"));
-    }
-    if let Some(l) = q.lifespan_ms {
-        parts.push(format!("lifespan {l} ms"));
-    }
-    if let Some(h) = q.history {
-        parts.push(format!("history {h}"));
-    }
-    if let Some(n) = q.queue {
-        parts.push(format!("queue {n}"));
-    }
-    if parts.is_empty() { "default QoS".into() } else { parts.join(", ") }
-}
-
-fn doc_escape(s: &str) -> String {
-    crate::doc_text(s)
-}
-
-struct Marker {
-    fqn: String,
-    topic: Option<usize>,
-    service: Option<usize>,
-}
-
 /// Names of the public top-level items of a flatc file (flatc writes them at column 0).
 fn top_level_items(text: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -259,46 +206,21 @@ impl Unit<'_> {
         })?;
         let tree = parse_mod_rs(&mod_rs)?;
 
-        // Markers: every topic table, service request and service reply.
-        let mut markers: BTreeMap<String, Marker> = BTreeMap::new();
-        for (i, t) in self.topics.iter().enumerate() {
-            markers
-                .entry(t.fqn.clone())
-                .or_insert(Marker { fqn: t.fqn.clone(), topic: None, service: None })
-                .topic = Some(i);
-        }
-        for (i, (s, reply)) in self.services.iter().enumerate() {
-            markers
-                .entry(s.fqn.clone())
-                .or_insert(Marker { fqn: s.fqn.clone(), topic: None, service: None })
-                .service = Some(i);
-            markers.entry(reply.clone()).or_insert(Marker { fqn: reply.clone(), topic: None, service: None });
-        }
-        let roots: Vec<&str> = markers.keys().map(String::as_str).collect();
+        // Markers: every message type, its schema a slice of `SCHEMAS`.
         let mut blob = Vec::new();
-        let mut spans = Vec::new();
-        for s in vbus_reflect::subsets_bfbs(self.bfbs, &roots)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?
-        {
-            spans.push((blob.len(), s.len()));
-            blob.extend_from_slice(&s);
-        }
         let mut extras: Extras = BTreeMap::new();
-        for (m, span) in markers.values().zip(spans) {
+        for m in self.messages {
+            let span = (blob.len(), m.schema.len());
+            blob.extend_from_slice(&m.schema);
             let (ns, name) = split_fqn(&m.fqn);
             let path = module_path(&ns);
             let file = defining_file(&tree, &path, &naming::flatc_type_name(name), flatc_out)?;
-            let code = self.marker_code(m, path.len(), &file, span)?;
+            let code = self.marker_code(m, path.len(), &file, span);
             extras.entry(path).or_default().push_str(&code);
         }
 
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "// @generated by vbus-codegen {} with flatc {}. Do not edit.",
-            env!("CARGO_PKG_VERSION"),
-            crate::flatc::FLATC_VERSION
-        );
+        let _ = writeln!(out, "{}", messages::banner());
         let _ = writeln!(out, "// Inputs: {}", self.inputs.join(", "));
         let _ = writeln!(out, "//");
         let _ = writeln!(
@@ -322,8 +244,8 @@ impl Unit<'_> {
         let _ = writeln!(out, "pub const SCHEMAS: &[u8] = include_bytes!({:?});", self.schemas_file);
         let _ = writeln!(out);
         self.render_module(&mut out, &tree, &mut Vec::new(), flatc_out, &extras)?;
-        self.render_topics(&mut out, &markers)?;
-        self.render_services(&mut out)?;
+        self.render_topics(&mut out);
+        self.render_services(&mut out);
         self.render_publishers(&mut out);
         Ok((out, blob))
     }
@@ -390,29 +312,16 @@ impl Unit<'_> {
     /// `file` is the module of flatc's file that defines the table: names are qualified with
     /// it, since the namespace module's glob imports (`use super::*`) can bring in a
     /// same-named type of the parent namespace.
-    fn marker_code(
-        &self,
-        m: &Marker,
-        depth: usize,
-        file: &str,
-        (off, len): (usize, usize),
-    ) -> io::Result<String> {
+    fn marker_code(&self, m: &Message, depth: usize, file: &str, (off, len): (usize, usize)) -> String {
         let vbus = self.vbus;
         let (_, name) = split_fqn(&m.fqn);
         let ty_short = naming::flatc_type_name(name);
         let ty = format!("self::{file}::{ty_short}");
         let marker = marker_name(name);
-        let canonical = self.schema.canonical_form(&m.fqn).ok_or_else(|| {
-            io::Error::other(format!("vbus-codegen: table `{}` not in the compiled schema", m.fqn))
-        })?;
-        let hash = hash::fnv1a64(canonical.as_bytes());
+        let (canonical, hash) = (&m.canonical, m.hash);
         let mut s = String::new();
         let _ = writeln!(s);
-        let what = match (m.topic, m.service) {
-            (Some(t), _) => format!("topic `{}`", self.topics[t].key),
-            (None, Some(i)) => format!("request of service `{}`", self.services[i].0.key),
-            (None, None) => "a service reply".to_string(),
-        };
+        let what = messages::role(m, self.topics, self.services);
         let _ = writeln!(s, "/// vbus message marker of [`{ty_short}`]({ty}): {what}.");
         let _ = writeln!(s, "///");
         let _ = writeln!(
@@ -446,7 +355,7 @@ impl Unit<'_> {
             let _ = writeln!(s, "impl {marker} {{");
             if let Some(i) = m.topic {
                 let t = &self.topics[i];
-                let _ = writeln!(s, "    /// Topic `{}`: {}.", t.key, qos_summary(t));
+                let _ = writeln!(s, "    /// Topic `{}`: {}.", t.key, messages::qos_summary(t));
                 let _ = writeln!(
                     s,
                     "    pub const TOPIC: {vbus}::Topic<Self> = {vbus}::Topic::new({:?}).with_qos({});",
@@ -490,13 +399,13 @@ impl Unit<'_> {
             }
             let _ = writeln!(s, "}}");
         }
-        Ok(s)
+        s
     }
 
-    fn render_topics(&self, out: &mut String, _markers: &BTreeMap<String, Marker>) -> io::Result<()> {
+    fn render_topics(&self, out: &mut String) {
         let mut tree = KeyTree::default();
         for t in self.topics {
-            tree.insert(&t.key, t.fqn.clone(), format!("`{}`: {}.", doc_escape(&t.key), qos_summary(t)));
+            tree.insert(&t.key, (t.fqn.as_str(), messages::topic_doc(t)));
         }
         let _ = writeln!(out);
         let _ = writeln!(
@@ -507,30 +416,25 @@ impl Unit<'_> {
         let _ = writeln!(out, "/// `SCREAMING_SNAKE_CASE`).");
         let _ = writeln!(out, "#[allow(unused_imports)]");
         let _ = writeln!(out, "pub mod topics {{");
-        tree.render(out, 1, &|fqn, depth| {
+        render_tree(out, &tree, &|fqn, depth| {
             let (ns, name) = split_fqn(fqn);
             let marker = rel(depth, &module_path(&ns), &marker_name(name));
             (format!("{}::Topic<{marker}>", self.vbus), format!("{marker}::TOPIC"))
         });
         let _ = writeln!(out, "}}");
-        Ok(())
     }
 
-    fn render_services(&self, out: &mut String) -> io::Result<()> {
+    fn render_services(&self, out: &mut String) {
         let mut tree = KeyTree::default();
         for (sv, reply) in self.services {
-            tree.insert(
-                &sv.key,
-                sv.fqn.clone(),
-                format!("Service `{}` (reply `{reply}`).", doc_escape(&sv.key)),
-            );
+            tree.insert(&sv.key, (sv.fqn.as_str(), messages::service_doc(sv, reply)));
         }
         let _ = writeln!(out);
         let _ = writeln!(out, "/// Typed service descriptors, named like [`topics`].");
         let _ = writeln!(out, "#[allow(unused_imports)]");
         let _ = writeln!(out, "pub mod services {{");
         let services = self.services;
-        tree.render(out, 1, &|fqn, depth| {
+        render_tree(out, &tree, &|fqn, depth| {
             let (ns, name) = split_fqn(fqn);
             let marker = rel(depth, &module_path(&ns), &marker_name(name));
             let reply =
@@ -540,7 +444,6 @@ impl Unit<'_> {
             (format!("{}::Service<{marker}, {rmarker}>", self.vbus), format!("{marker}::SERVICE"))
         });
         let _ = writeln!(out, "}}");
-        Ok(())
     }
 
     fn render_publishers(&self, out: &mut String) {
@@ -560,58 +463,27 @@ impl Unit<'_> {
     }
 }
 
-/// Key tree for the `topics`/`services` modules. Segment → identifier collisions (two
-/// segments that convert to the same identifier) are resolved by `_2`, `_3`, ... suffixes in
-/// key order.
-#[derive(Default)]
-struct KeyTree {
-    /// segment → subtree
-    subs: BTreeMap<String, KeyTree>,
-    /// last segment → (fqn, doc)
-    leaves: BTreeMap<String, (String, String)>,
-}
-
-impl KeyTree {
-    fn insert(&mut self, key: &str, fqn: String, doc: String) {
-        let segs: Vec<&str> = key.split('/').collect();
-        let mut node = self;
-        for s in &segs[..segs.len() - 1] {
-            node = node.subs.entry((*s).to_string()).or_default();
-        }
-        node.leaves.insert(segs[segs.len() - 1].to_string(), (fqn, doc));
-    }
-
-    fn render(&self, out: &mut String, depth: usize, item: &dyn Fn(&str, usize) -> (String, String)) {
-        let mut used = BTreeSet::new();
-        for (seg, (fqn, doc)) in &self.leaves {
-            let ident = unique(&mut used, naming::screaming_snake_case(seg));
+/// The `pub const`s of a key tree (`(fqn, doc)` leaves) in modules; `item(fqn, depth)` gives a
+/// leaf's type and value.
+fn render_tree(
+    out: &mut String,
+    tree: &KeyTree<(&str, String)>,
+    item: &dyn Fn(&str, usize) -> (String, String),
+) {
+    tree.walk(&RUST_IDENTS, 1, &mut |step| match step {
+        Step::Leaf { ident, item: (fqn, doc), depth } => {
             let (ty, val) = item(fqn, depth);
             let _ = writeln!(out, "/// {doc}");
             let _ = writeln!(out, "pub const {ident}: {ty} = {val};");
         }
-        let mut used = BTreeSet::new();
-        for (seg, sub) in &self.subs {
-            let ident = unique(&mut used, naming::snake_case(seg));
+        Step::Open { seg, ident } => {
             let _ = writeln!(out, "/// Key segment `{}`.", seg.replace('`', "'"));
             let _ = writeln!(out, "pub mod {ident} {{");
-            sub.render(out, depth + 1, item);
+        }
+        Step::Close { .. } => {
             let _ = writeln!(out, "}}");
         }
-    }
-}
-
-fn unique(used: &mut BTreeSet<String>, ident: String) -> String {
-    if used.insert(ident.clone()) {
-        return ident;
-    }
-    let mut n = 2;
-    loop {
-        let cand = format!("{ident}_{n}");
-        if used.insert(cand.clone()) {
-            return cand;
-        }
-        n += 1;
-    }
+    });
 }
 
 #[cfg(test)]

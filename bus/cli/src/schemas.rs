@@ -175,42 +175,11 @@ pub async fn scan(node: &Node) -> Vec<Arc<Served>> {
     out
 }
 
-/// Every service declared in `schemas` (`vbus_service` attributes): (key, request type, reply
-/// type).
+/// Every service declared in `schemas` (`vbus_service` attributes, [`Schema::services`]): (key,
+/// request type, reply type).
 fn services<'a>(schemas: impl Iterator<Item = &'a Schema>) -> Vec<(String, String, Option<String>)> {
-    let mut out = Vec::new();
-    for schema in schemas {
-        for o in &schema.objects {
-            if let Some(key) = o.attr("vbus_service") {
-                let reply = o.attr("vbus_reply").map(|r| qualify(&o.name, r, schema));
-                out.push((key.to_owned(), o.name.clone(), reply));
-            }
-        }
-    }
+    let mut out: Vec<_> = schemas.flat_map(Schema::services).map(|d| (d.key, d.request, d.reply)).collect();
     out.sort();
     out.dedup();
     out
-}
-
-/// Resolve a type name written in the schema of `context` (`SetDriveModeReply` next to
-/// `demo.vehicle.SetDriveMode` is `demo.vehicle.SetDriveModeReply`).
-pub fn qualify(context: &str, name: &str, schema: &Schema) -> String {
-    if schema.object(name).is_some() {
-        return name.to_owned();
-    }
-    let mut ns: Vec<&str> = context.split('.').collect();
-    ns.pop();
-    while !ns.is_empty() {
-        let candidate = format!("{}.{name}", ns.join("."));
-        if schema.object(&candidate).is_some() {
-            return candidate;
-        }
-        ns.pop();
-    }
-    // Not in this schema (a per-type schema holds only what its root needs, and a request does
-    // not contain its reply): flatc resolves names in the context's namespace first.
-    match context.rsplit_once('.') {
-        Some((namespace, _)) if !name.contains('.') => format!("{namespace}.{name}"),
-        _ => name.to_owned(),
-    }
 }

@@ -14,6 +14,7 @@
 //!   step per path segment, for rule engines ([`check_path`] validates a path once).
 //! - [`subset_bfbs`] cuts a `.bfbs` down to what one table needs (what each type serves).
 //! - [`Schema::type_hash`] recomputes vbus' `Message::TYPE_HASH` from the schema.
+//! - [`Schema::services`] lists the services a schema declares (`vbus_service`, `vbus_reply`).
 //!
 //! ## JSON mapping
 //!
@@ -72,6 +73,7 @@ mod read;
 )]
 pub mod reflection_generated;
 mod schema;
+mod service;
 mod subset;
 mod suggest;
 
@@ -81,5 +83,6 @@ pub use error::Error;
 pub use hash::fnv1a64;
 pub use path::{check_path, scalar_at};
 pub use schema::{BaseType, Enum, EnumVal, Field, Object, Schema, Type};
+pub use service::ServiceDecl;
 pub use subset::{subset_bfbs, subsets_bfbs};
 pub use suggest::did_you_mean;

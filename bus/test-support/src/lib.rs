@@ -293,21 +293,27 @@ pub mod child {
             }
             None => Command::new(exe),
         };
-        let mut process = cmd
-            .args(["--exact", ENTRY, "--nocapture", "--test-threads=1", "-q"])
+        cmd.args(["--exact", ENTRY, "--nocapture", "--test-threads=1", "-q"])
             .env("VBUS_CHILD_ROLE", &env.role)
             .env("VBUS_CHILD_NAME", &env.name)
             .env("VBUS_CHILD_DOMAIN", &env.domain)
             .env("VBUS_CHILD_CONNECT", &env.connect)
-            .env("VBUS_CHILD_ARGS", env.args.join(" "))
+            .env("VBUS_CHILD_ARGS", env.args.join(" "));
+        spawn_command(cmd, &env.role)
+    }
+
+    /// Start any program that speaks the same line protocol (`VBUS <word> ...` on stdout, runs
+    /// until stdin closes): a C or C++ ECU, a Python script. `role` names it in failures.
+    pub fn spawn_command(mut cmd: Command, role: &str) -> Child {
+        let mut process = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .unwrap_or_else(|e| panic!("spawn child `{}`: {e}", env.role));
+            .unwrap_or_else(|e| panic!("spawn child `{role}`: {e}"));
         let lines = BufReader::new(process.stdout.take().expect("stdout")).lines();
         let stdin = process.stdin.take().expect("stdin");
-        Child { process, lines, stdin, role: env.role.clone() }
+        Child { process, lines, stdin, role: role.to_owned() }
     }
 
     impl Child {

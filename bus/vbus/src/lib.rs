@@ -70,7 +70,7 @@ pub use sample::{DataPath, Sample};
 pub use service::{Request, ServiceClient, ServiceClientBuilder, ServiceServer, ServiceServerBuilder};
 pub use stats::{EndpointStats, Role, TopicStats};
 pub use subscriber::{CallbackSubscriber, CallbackSubscriberBuilder, Subscriber, SubscriberBuilder};
-pub use topic::{Service, Topic};
+pub use topic::{Service, Topic, validate_key};
 
 /// The FlatBuffers runtime vbus was built with; generated code refers to it through here.
 pub use flatbuffers;

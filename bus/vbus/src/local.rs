@@ -486,6 +486,7 @@ impl LocalHost {
             node: self.node.clone(),
             waited: waited_out,
             block,
+            missed: 0,
         })
     }
 
@@ -546,10 +547,17 @@ pub(crate) struct LocalPublisher {
     /// Block congestion: iceoryx2 waits for a full subscriber (up to `BLOCK_LIMIT`); otherwise
     /// a full subscriber does not take the sample.
     block: bool,
+    /// Samples full subscribers did not take (Drop topics), not yet counted by the publisher.
+    missed: u64,
 }
 
 impl LocalPublisher {
     /// How long the last send waited for a full subscriber (zero if none was full).
+    /// Deliveries refused by full same-host subscriber queues since the last call (Drop topics).
+    pub(crate) fn take_missed(&mut self) -> u64 {
+        std::mem::take(&mut self.missed)
+    }
+
     pub(crate) fn last_wait(&self) -> Duration {
         Duration::from_nanos(self.waited.load(Ordering::Relaxed))
     }
@@ -610,6 +618,10 @@ impl LocalPublisher {
             Ok(took) => {
                 if took > 0 {
                     self.wake.notify();
+                }
+                if took < connected && !self.block {
+                    // A Drop topic: the subscribers whose queue was full miss this sample.
+                    self.missed += (connected - took) as u64;
                 }
                 took >= connected || !self.block
             }

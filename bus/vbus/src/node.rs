@@ -443,6 +443,38 @@ impl Node {
         Ok(None)
     }
 
+    /// Every schema served in the domain, one entry per serving node and type (waiting at most
+    /// `history_timeout_ms` for the answers). Tools and bindings look among them for a type that
+    /// is not served under its own name, or for the request table that declares a service
+    /// (`vbus_service`): services have no liveliness token.
+    pub async fn served_schemas(&self) -> Result<Vec<SchemaInfo>, Error> {
+        let prefix = wire::schema_key(self.domain(), "");
+        let replies = self
+            .inner
+            .session
+            .get(wire::schema_key(self.domain(), "**"))
+            .consolidation(zenoh::query::ConsolidationMode::None)
+            .timeout(std::time::Duration::from_millis(self.inner.config.history_timeout_ms))
+            .await
+            .map_err(Error::transport("query the served schemas"))?;
+        let mut out = Vec::new();
+        while let Ok(r) = replies.recv_async().await {
+            let Ok(s) = r.into_result() else { continue };
+            let Some(type_name) = s.key_expr().as_str().strip_prefix(&prefix) else { continue };
+            let Some(type_hash) =
+                s.attachment().and_then(|a| wire::Header::decode(&a.to_bytes()).ok()).map(|h| h.type_hash)
+            else {
+                continue;
+            };
+            out.push(SchemaInfo {
+                type_name: type_name.to_owned(),
+                type_hash,
+                bfbs: s.payload().to_bytes().into_owned(),
+            });
+        }
+        Ok(out)
+    }
+
     /// Publishers and subscribers alive in this domain, from their liveliness tokens.
     pub async fn topics(&self) -> Result<Vec<TopicInfo>, Error> {
         let mut out = Vec::new();

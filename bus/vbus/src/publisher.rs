@@ -315,7 +315,12 @@ impl Tx {
             local_header.flags |= wire::FLAG_LOCAL;
             local_header.host_tag = local.tag;
             let (att, len) = attachment(&local_header, self.qos.e2e, self.data_id, payload);
-            if local.deliver(connected, &att[..len], payload) {
+            let taken = local.deliver(connected, &att[..len], payload);
+            let missed = local.take_missed();
+            if missed > 0 {
+                self.stats.dropped.fetch_add(missed, std::sync::atomic::Ordering::Relaxed);
+            }
+            if taken {
                 header = local_header;
                 framed = Some((att, len));
                 to_zenoh = local.zenoh_needed();

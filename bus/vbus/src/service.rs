@@ -3,6 +3,7 @@
 use std::{marker::PhantomData, sync::Arc, time::Duration};
 
 use flatbuffers::{FlatBufferBuilder, WIPOffset};
+use tracing::Instrument;
 use zenoh::{Wait, bytes::ZBytes, query::Query};
 
 use crate::{
@@ -65,7 +66,7 @@ impl<'n, Req, Rep> ServiceClientBuilder<'n, Req, Rep> {
     }
 }
 
-/// Serves one [`Service`]: receives typed requests, answers with typed replies.
+/// Serves one [`Service`](crate::Service): receives typed requests, answers with typed replies.
 pub struct ServiceServer<Req, Rep> {
     rx: flume::Receiver<Request<Req, Rep>>,
     stats: Arc<Counters>,
@@ -186,15 +187,26 @@ impl<Req, Rep> Request<Req, Rep> {
         }
     }
 
-    /// Reply with FlatBuffers bytes of the reply type built elsewhere (bindings): verified
-    /// first, as [`crate::Publisher::publish_bytes`] does.
-    pub fn reply_bytes(self, bytes: &[u8]) -> Result<(), PublishError> {
+    /// The request's FlatBuffers bytes (verified as the request type).
+    pub fn bytes(&self) -> &[u8] {
+        self.payload.bytes()
+    }
+
+    /// Whether `bytes` are a valid reply: what [`Request::reply_bytes`] checks first, for
+    /// callers that must keep the request open when they are not.
+    pub fn verify_reply(&self, bytes: &[u8]) -> Result<(), PublishError> {
         let rep = &self.types.1;
         rep.verify(bytes).map_err(|reason| PublishError::InvalidPayload {
             key: self.query.key_expr().as_str().to_owned(),
             type_name: rep.name().to_owned(),
             reason,
-        })?;
+        })
+    }
+
+    /// Reply with FlatBuffers bytes of the reply type built elsewhere (bindings): verified
+    /// first, as [`crate::Publisher::publish_bytes`] does.
+    pub fn reply_bytes(self, bytes: &[u8]) -> Result<(), PublishError> {
+        self.verify_reply(bytes)?;
         self.send_reply(bytes.to_vec())
     }
 
@@ -255,7 +267,7 @@ impl<Req, Rep> Drop for Request<Req, Rep> {
     }
 }
 
-/// Calls one [`Service`].
+/// Calls one [`Service`](crate::Service).
 pub struct ServiceClient<Req, Rep> {
     session: zenoh::Session,
     key: String,
@@ -339,8 +351,11 @@ impl<Req, Rep> ServiceClient<Req, Rep> {
             source_time_ns: wire::now_ns(),
             publisher_id: self.id,
         };
-        let _span = tracing::trace_span!("vbus.call", key = %self.key, seq).entered();
-        let result = request(&self.session, &self.wire_key, &self.key, &header, bytes, timeout).await;
+        // Instrumented, not entered: the span must not be held across the await (the future
+        // would not be `Send`, and the span would cover whatever else the thread runs).
+        let result = request(&self.session, &self.wire_key, &self.key, &header, bytes, timeout)
+            .instrument(tracing::trace_span!("vbus.call", key = %self.key, seq))
+            .await;
         // Sent unless it never left (a call that timed out or was refused was sent).
         if !matches!(result, Err(CallError::Transport { .. })) {
             Counters::inc(&self.stats.sent);

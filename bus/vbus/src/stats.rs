@@ -53,7 +53,9 @@ pub struct TopicStats {
     pub sent: u64,
     /// Samples handed to the application.
     pub delivered: u64,
-    /// Samples dropped by a full subscriber queue (`Congestion::Drop`: oldest first).
+    /// Samples dropped by a full subscriber queue (`Congestion::Drop`: oldest first). On a
+    /// publisher: deliveries that same-host subscribers' full shared-memory queues refused
+    /// (those subscribers miss the sample, one count per subscriber).
     pub dropped: u64,
     /// Samples refused: missing/corrupt header or payload failing FlatBuffers verification.
     pub rejected: u64,

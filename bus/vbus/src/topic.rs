@@ -98,7 +98,9 @@ impl<Req: Message, Rep: Message> fmt::Debug for Service<Req, Rep> {
 }
 
 /// Check a relative topic/service key: non-empty chunks, no wildcards, no `@` chunks, no `$`.
-pub(crate) fn validate_key(key: &str) -> Result<(), String> {
+/// Every endpoint runs it when declared ([`Error::Key`](crate::Error::Key)); bindings run it
+/// before they wait on the bus for a key's type.
+pub fn validate_key(key: &str) -> Result<(), String> {
     if key.is_empty() {
         return Err("key is empty".into());
     }

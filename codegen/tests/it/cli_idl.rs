@@ -57,6 +57,35 @@ fn fbs_command_prints_rust_and_reports_errors_with_location() {
     assert_eq!(out.status.code(), Some(1));
 }
 
+/// `--cpp --no-rust` (a C++-only project): the C++ files and the `.bfbs`, no Rust; both need
+/// `--out`.
+#[test]
+fn cpp_without_rust_writes_the_cpp_files() {
+    let dir = scratch("cpp-cli");
+    let out = bin()
+        .args(["dbc", "../testdata/dbc/cantools/motohawk.dbc", "--bus", "mh", "--cpp", "--no-rust", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["mh.bfbs", "mh.fbs", "mh.vbus.hpp", "mh_generated.h"]);
+    let hpp = std::fs::read_to_string(dir.join("mh.vbus.hpp")).unwrap();
+    assert!(hpp.contains("template <> struct message_traits<::can::mh::ExampleMessage> {"), "{hpp}");
+    assert!(hpp.contains("namespace vbus_gen::mh {"), "{hpp}");
+    let _ = std::fs::remove_dir_all(dir);
+
+    for args in [&["fbs", "tests/golden/inputs/vehicle.fbs", "--cpp"][..], &["vss", "x.json", "--no-rust"]] {
+        let out = bin().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("give --out <DIR>"), "{args:?}");
+    }
+}
+
 #[test]
 fn vss_command_writes_all_outputs() {
     let dir = scratch("vss");

@@ -2,12 +2,13 @@
 //! accepted with located warnings (or rejected with a located error); broken files are
 //! rejected naming the DBC line.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use vbus_codegen::Config;
 use vbus_codegen::dbc::{DbcOptions, dbc_file_to_fbs};
 
-use crate::scratch;
+use crate::{rust_markers, scratch};
 
 fn dbc_files(dir: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(Path::new("../testdata/dbc").join(dir))
@@ -17,22 +18,6 @@ fn dbc_files(dir: &str) -> Vec<PathBuf> {
         .collect();
     v.sort();
     v
-}
-
-/// `TYPE_NAME` -> `TYPE_HASH` of every `vbus::Message` impl in generated code.
-fn generated_hashes(rust: &str) -> std::collections::HashMap<String, u64> {
-    let mut out = std::collections::HashMap::new();
-    let mut name = None;
-    for line in rust.lines().map(str::trim) {
-        if let Some(rest) = line.strip_prefix("const TYPE_NAME: &'static str = \"") {
-            name = rest.strip_suffix("\";").map(str::to_owned);
-        } else if let Some(rest) = line.strip_prefix("const TYPE_HASH: u64 = 0x")
-            && let Some(n) = name.take()
-        {
-            out.insert(n, u64::from_str_radix(rest.trim_end_matches(';'), 16).unwrap());
-        }
-    }
-    out
 }
 
 #[test]
@@ -51,7 +36,8 @@ fn every_testdata_dbc_converts_and_flatc_accepts_it() {
             assert_eq!(g.topics.len(), db.messages().len(), "{}: one topic per message", path.display());
             // The CAN bridge publishes with vbus_dbc::fbs at run time: same names, same hashes
             // as the code generated here from the compiled schema.
-            let hashes = generated_hashes(&g.rust);
+            let hashes: HashMap<String, u64> =
+                rust_markers(&g.rust, &g.schemas).into_iter().map(|m| (m.name, m.hash)).collect();
             for t in vbus_dbc::fbs::tables(&db, &bus) {
                 assert_eq!(
                     hashes.get(&t.type_name()).copied(),

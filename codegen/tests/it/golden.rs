@@ -46,6 +46,9 @@ fn check_generated(case: &str, g: &Generated) {
     if let Some(idl) = &g.idl {
         check(&format!("{case}.idl"), idl);
     }
+    if let Some(cpp) = &g.cpp {
+        check(&format!("{case}.vbus.hpp"), &cpp.descriptors);
+    }
 }
 
 #[test]
@@ -53,6 +56,7 @@ fn golden_fbs_vehicle() {
     let inputs = golden_dir().join("inputs");
     let g = Config::new()
         .emit_rerun_if_changed(false)
+        .cpp(true)
         .generate_fbs(
             "vehicle",
             &[inputs.join("vehicle.fbs"), inputs.join("body.fbs")],
@@ -61,6 +65,7 @@ fn golden_fbs_vehicle() {
         )
         .unwrap();
     assert!(g.idl.is_some(), "vehicle.fbs has vbus_dds topics");
+    assert!(g.cpp.is_some(), "C++ output is on");
     check_generated("vehicle", &g);
 }
 

@@ -3,9 +3,35 @@
 
 use std::{process::Command, time::Duration};
 
+/// The demo's C++ ECU, built with CMake against the C/C++ SDK that scripts/test.sh installs
+/// first (scripts/install-c.sh), as scripts/demo.sh builds it.
+fn cpp_cluster() -> std::path::PathBuf {
+    let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    let sdk = std::env::var_os("VBUS_SDK").map(Into::into).unwrap_or_else(|| root.join("target/vbus-sdk"));
+    assert!(
+        sdk.join("lib/cmake/vbus/vbusConfig.cmake").is_file(),
+        "no C/C++ SDK in {}: run scripts/install-c.sh first (scripts/test.sh does)",
+        sdk.display()
+    );
+    let build = root.join("target/cpp-demo-test");
+    for args in [
+        vec!["-S".into(), root.join("examples/cpp"), "-B".into(), build.clone(), {
+            let mut a = std::ffi::OsString::from("-DCMAKE_PREFIX_PATH=");
+            a.push(&sdk);
+            a.into()
+        }],
+        vec!["--build".into(), build.clone(), "--target".into(), "vbus-cpp-cluster".into()],
+    ] {
+        let out = Command::new("cmake").args(&args).output().expect("run cmake");
+        assert!(out.status.success(), "cmake {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    build.join("vbus-cpp-cluster")
+}
+
 #[test]
 fn demo_runs_to_a_successful_summary() {
     let child = Command::new(env!("CARGO_BIN_EXE_vbus-demo"))
+        .env("VBUS_DEMO_CPP_CLUSTER", cpp_cluster())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("start vbus-demo");
@@ -39,6 +65,17 @@ fn demo_runs_to_a_successful_summary() {
     }
     let chassis = text.lines().find(|l| l.starts_with("chassis: sent speed=")).expect("chassis summary");
     assert!(chassis.contains("battery="), "{chassis}");
+    // The C++ cluster got every speed sample with its value, and the drive-mode change.
+    let cluster =
+        text.lines().find(|l| l.starts_with("cluster (C++): received speed=")).expect("cluster summary");
+    assert_eq!(
+        cluster,
+        format!(
+            "cluster (C++): received speed={} bad=0 drive_mode=Sport",
+            &chassis["chassis: sent speed=".len()..].split_whitespace().next().unwrap()
+        )
+    );
+    assert!(text.contains("(Rust and C++)"), "{text}");
 
     // The CAN bridge replayed the whole capture, decoded every frame (all are in the DBC), and
     // the cockpit received every sample it published.

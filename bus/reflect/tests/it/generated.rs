@@ -154,6 +154,13 @@ fn json_written_by_hand_reaches_generated_code() {
     let req = s.find_by_attribute("vbus_service", "body/set_drive_mode").next().expect("service table");
     assert_eq!(req.name, "demo.vehicle.SetDriveMode");
     assert_eq!(req.attr("vbus_reply"), Some("SetDriveModeReply"));
+    // The same through `Schema::services`, as the CLI and the bindings find it: the reply
+    // qualified in the request's namespace.
+    let decl = s.services().into_iter().find(|d| d.key == "body/set_drive_mode").expect("declared service");
+    assert_eq!(
+        (decl.request.as_str(), decl.reply.as_deref()),
+        ("demo.vehicle.SetDriveMode", Some("demo.vehicle.SetDriveModeReply"))
+    );
     let bytes = encode_from_json(&s, &req.name, &json!({"mode": "Eco", "requested_by": "test"})).unwrap();
     let view = flatbuffers::root::<demo::SetDriveMode<'_>>(&bytes).unwrap();
     assert_eq!((view.mode(), view.requested_by()), (demo::DriveMode::Eco, Some("test")));

@@ -142,7 +142,8 @@ async fn run(env: ChildEnv, node: Node) -> Result<(), String> {
             for i in 1..=n {
                 p.publish(&speed(i as f32, i, "flood")).map_err(|x| e(&x))?;
             }
-            println!("VBUS done sent={}", p.stats().sent);
+            let st = p.stats();
+            println!("VBUS done sent={} dropped={}", st.sent, st.dropped);
             forever().await
         }
         "flood_block" => {

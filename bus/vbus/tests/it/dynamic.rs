@@ -101,6 +101,11 @@ async fn dynamic_and_compiled_endpoints_share_topics_checks_and_counters() {
             }
         });
         let dyn_client = b.dyn_service_client(DOUBLE.key(), &ty, &ty).create().await.unwrap();
+        // A call is a `Send` future: it can be spawned (what the Python binding's awaits need).
+        fn spawnable<F: std::future::Future + Send>(f: F) -> F {
+            f
+        }
+        drop(spawnable(dyn_client.call_bytes(&[], None)));
         let reply = eventually("the compiled server answers", || async {
             dyn_client.call_bytes(&speed_bytes(5.0, 1), None).await.ok()
         })

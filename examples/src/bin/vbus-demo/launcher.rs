@@ -10,7 +10,7 @@ use crate::{RUN_SECONDS, demo_dir};
 
 pub async fn run() -> Result<(), String> {
     println!(
-        "vbus demo: a router and four ECU processes (cockpit, cloud, chassis, CAN) on loopback (default endpoint {})",
+        "vbus demo: a router and the ECU processes (cockpit, cloud, chassis, CAN, and the C++ cluster when built) on loopback (default endpoint {})",
         vbus::DEFAULT_ROUTER_ENDPOINT
     );
     let gateway =
@@ -91,6 +91,20 @@ pub async fn run() -> Result<(), String> {
             dds.push((role, child, out));
         }
     }
+    // With the C++ SDK built (scripts/demo.sh does it): the instrument cluster, a C++ ECU.
+    let mut cluster = None;
+    if let Some(exe) = std::env::var_os("VBUS_DEMO_CPP_CLUSTER") {
+        let mut child = tokio::process::Command::new(&exe)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot start the C++ cluster {}: {e}", exe.to_string_lossy()))?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let out = relay("cluster", child.stdout.take().expect("piped"), Some(tx));
+        ready("C++ cluster", rx).await?;
+        cluster = Some((child, out));
+    }
     let mut chassis = spawn("chassis")?;
     let chassis_out = relay("chassis", chassis.stdout.take().expect("piped"), None);
     let mut can = spawn("can")?;
@@ -115,6 +129,10 @@ pub async fn run() -> Result<(), String> {
     // Every source has stopped: let the last samples reach the cloud bridge, then stop it (it
     // commits what it received and uploads it before exiting).
     tokio::time::sleep(Duration::from_millis(300)).await;
+    let cluster_result = match cluster {
+        Some((child, out)) => Some(finish(child, out, true, 10, "the C++ cluster did not stop").await?),
+        None => None,
+    };
     let mut dds_summaries = Vec::new();
     for (role, child, out) in dds {
         let (status, summary) =
@@ -145,6 +163,16 @@ pub async fn run() -> Result<(), String> {
             dds_ok = false;
         }
     }
+    // The C++ cluster got every speed sample the chassis sent, each with its value.
+    let mut cluster_ok = true;
+    if let Some((status, summary)) = &cluster_result {
+        println!("cluster (C++): {summary}");
+        let (sent, got) = (field(&chassis_summary, "speed"), field(summary, "speed"));
+        cluster_ok = status.success() && sent.is_some() && got == sent && field(summary, "bad") == Some(0);
+        if !cluster_ok {
+            println!("cluster: received {got:?} of {sent:?} speed samples ({summary}, {status})");
+        }
+    }
     // Every battery sample the chassis sent went up through the `battery` rule.
     let sent = field(&chassis_summary, "battery");
     let uploaded = field(&cloud_summary, "battery");
@@ -158,11 +186,14 @@ pub async fn run() -> Result<(), String> {
         && cloud_status.success()
         && cloud_ok
         && dds_ok
+        && cluster_ok
     {
-        let processes = if dds_summaries.is_empty() { "five" } else { "seven" };
+        let n = 5 + 2 * dds_summaries.len().min(1) + usize::from(cluster_result.is_some());
+        let processes = ["five", "six", "seven", "eight"][n - 5];
         let dds = if dds_summaries.is_empty() { "" } else { " and into DDS" };
+        let cpp = if cluster_result.is_some() { " (Rust and C++)" } else { "" };
         println!(
-            "demo OK: typed data, a service call, a field change and a CAN capture crossed {processes} processes, \
+            "demo OK: typed data, a service call, a field change and a CAN capture crossed {processes} processes{cpp}, \
              and went up to the cloud{dds}"
         );
         Ok(())
