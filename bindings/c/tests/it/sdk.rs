@@ -32,19 +32,25 @@ pub fn run(cmd: &mut Command, what: &str) {
     );
 }
 
-/// Compile one C source against the SDK with gcc, warnings as errors; the executable's path.
+/// Compile one C source against the SDK with gcc, warnings as errors, with the flags its
+/// pkg-config file (`vbus.pc`) gives; the executable's path.
 pub fn build_c(source: &Path, out_dir: &Path) -> PathBuf {
     let sdk = prefix();
+    let flags = Command::new("pkg-config")
+        .args(["--cflags", "--libs", "vbus"])
+        .env("PKG_CONFIG_PATH", sdk.join("lib/pkgconfig"))
+        .output()
+        .expect("run pkg-config");
+    assert!(flags.status.success(), "pkg-config vbus: {}", String::from_utf8_lossy(&flags.stderr));
+    let flags = String::from_utf8(flags.stdout).expect("pkg-config output");
     let exe = out_dir.join(source.file_stem().expect("source name"));
     run(
         Command::new("gcc")
             .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-o"])
             .arg(&exe)
             .arg(source)
-            .arg(format!("-I{}", sdk.join("include").display()))
-            .arg(format!("-L{}", sdk.join("lib").display()))
-            .arg(format!("-Wl,-rpath,{}", sdk.join("lib").display()))
-            .arg("-lvbus"),
+            .args(flags.split_whitespace())
+            .arg(format!("-Wl,-rpath,{}", sdk.join("lib").display())),
         &format!("gcc {}", source.display()),
     );
     exe

@@ -77,6 +77,11 @@ pub async fn run(ctx: &Ctx, a: PubArgs) -> Result<()> {
     schema.table(&type_name)?;
     let payload = encode(&schema, &type_name, &value)?;
     let mut publisher = ctx.node.raw_publisher(&a.key, &type_name, type_hash).create().await?;
+    // Serve the type's schema like any publisher, so that subscribers with nothing compiled
+    // (`vbus echo`, the cloud rules, the live view) read these samples even when the schema came
+    // from a file.
+    let subset = vbus_reflect::subset_bfbs(&entry.bfbs, &type_name)?;
+    ctx.node.serve_schema_bytes(&type_name, type_hash, subset.into())?;
     let matched = publisher.wait_for_subscribers(Duration::from_secs_f64(a.wait.max(0.0))).await;
     if !matched && !ctx.json {
         eprintln!("note: no subscriber of `{}` matched within {} s; publishing anyway", a.key, a.wait);

@@ -208,5 +208,14 @@ async fn open_channel(
                 ))
             })?,
     };
-    Ok(Some(Channel { publisher: ctx.node.raw_publisher(key, &type_name, type_hash).create().await? }))
+    let publisher = ctx.node.raw_publisher(key, &type_name, type_hash).create().await?;
+    // The recording holds the schema: serve it, as the original publisher did, so that tools
+    // decode the replayed samples with nothing compiled.
+    if let Some(s) = c.schema.as_ref().filter(|s| s.encoding == "flatbuffer") {
+        match vbus_reflect::subset_bfbs(&s.data, &type_name) {
+            Ok(subset) => ctx.node.serve_schema_bytes(&type_name, type_hash, subset.into())?,
+            Err(e) => eprintln!("warning: channel `{}`: its schema is not served: {e}", c.topic),
+        }
+    }
+    Ok(Some(Channel { publisher }))
 }

@@ -146,3 +146,23 @@ async fn echo_shows_bridge_health_as_json() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     publisher.await.unwrap();
 }
+
+/// `vbus pub` serves the schema of what it publishes, even when it came from a file: a node with
+/// nothing compiled (and no other publisher in the domain) finds it on the bus.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pub_serves_the_schema_of_what_it_publishes() {
+    let bus = Bus::new("pub-schema").await;
+    let bfbs = vehicle_bfbs();
+    let args = ["pub", "chassis/speed", "{kph: 3}", "--type", "demo.vehicle.VehicleSpeed", "--schema", &bfbs];
+    let mut publishing =
+        stream(bus.vbus(&[&args[..], &["--rate", "20", "--count", "2000", "--wait", "0"]].concat()));
+    let viewer = bus.peer("viewer").await;
+    let info = eventually("vbus pub serves demo.vehicle.VehicleSpeed's schema", || async {
+        viewer.fetch_schema("demo.vehicle.VehicleSpeed").await.ok().flatten()
+    })
+    .await;
+    assert_eq!(info.type_hash, VehicleSpeedMsg::TYPE_HASH);
+    // The per-type schema, as typed publishers serve it.
+    assert_eq!(info.bfbs, VehicleSpeedMsg::SCHEMA);
+    publishing.interrupt().await;
+}

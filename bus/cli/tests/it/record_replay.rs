@@ -215,6 +215,20 @@ async fn replay_rate_loop_and_topic_filter() {
     let got = collect(&raw, battery.len()).await;
     assert!(got.iter().all(|s| s.key() == "powertrain/battery"));
 
+    // The replay serves the recorded schemas: the other domain has no chassis, yet a node with
+    // nothing compiled finds the type's schema while the replay runs.
+    let d3 = unique_domain("replay-schema");
+    let viewer = bus.peer_in("viewer", &d3).await;
+    let mut slow = stream(bus.vbus_in(&d3, &["replay", f, "--topic", "chassis/speed", "--rate", "0.1"]));
+    let info = eventually("the replay serves demo.vehicle.VehicleSpeed's schema", || async {
+        viewer.fetch_schema("demo.vehicle.VehicleSpeed").await.ok().flatten()
+    })
+    .await;
+    assert_eq!(info.type_hash, <vbus_demo_types::demo::vehicle::VehicleSpeedMsg as vbus::Message>::TYPE_HASH);
+    let served = vbus_reflect::Schema::from_bfbs(&info.bfbs).unwrap();
+    assert_eq!(served.type_hash("demo.vehicle.VehicleSpeed"), Some(info.type_hash));
+    slow.interrupt().await;
+
     // Half speed takes at least twice the recorded span (a lower bound only).
     let bytes = std::fs::read(&file).unwrap();
     let times: Vec<u64> = mcap::MessageStream::new(&bytes)
