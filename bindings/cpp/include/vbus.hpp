@@ -67,6 +67,40 @@ template <class T> bool verify(void*, const std::uint8_t* data, std::size_t len)
   return v.VerifyBuffer<T>(nullptr);
 }
 
+/// Owns one C handle and closes it with `Close` when destroyed. Move-only: every RAII class
+/// below holds one, so none writes its own move operations or destructor.
+template <class H, vbus_status (*Close)(H)> class Owned {
+ public:
+  Owned() = default;
+  Owned(Owned&& o) noexcept : h_(std::exchange(o.h_, H{})) {}
+  Owned& operator=(Owned&& o) noexcept {
+    if (this != &o) {
+      reset();
+      h_ = std::exchange(o.h_, H{});
+    }
+    return *this;
+  }
+  Owned(const Owned&) = delete;
+  Owned& operator=(const Owned&) = delete;
+  ~Owned() { reset(); }
+
+  H get() const noexcept { return h_; }
+  /// Where a create function writes the new handle.
+  H* out() noexcept { return &h_; }
+  /// Give up ownership (the caller closes it).
+  H release() noexcept { return std::exchange(h_, H{}); }
+  void reset() noexcept {
+    if (h_.id != 0) Close(std::exchange(h_, H{}));
+  }
+
+ private:
+  H h_{};
+};
+
+inline vbus_status refuse_unanswered(vbus_request r) {
+  return vbus_request_refuse(r, "the server dropped the request without replying");
+}
+
 /// The C descriptor of table `T`: its traits, verified by flatc's verifier of `T`.
 template <class T> vbus_type type_of() {
   using tr = message_traits<T>;
@@ -80,56 +114,33 @@ class Node {
  public:
   /// Open from JSON5 text (empty: the defaults).
   explicit Node(const std::string& config_json5) {
-    detail::check(vbus_node_open(config_json5.c_str(), &h_));
+    detail::check(vbus_node_open(config_json5.c_str(), h_.out()));
   }
   /// Open from a JSON5 file.
   static Node from_file(const std::string& path) {
-    vbus_node h{};
-    detail::check(vbus_node_open_file(path.c_str(), &h));
-    return Node(h);
+    Node n;
+    detail::check(vbus_node_open_file(path.c_str(), n.h_.out()));
+    return n;
   }
-  Node(Node&& o) noexcept : h_(std::exchange(o.h_, vbus_node{})) {}
-  Node& operator=(Node&& o) noexcept {
-    if (this != &o) {
-      reset();
-      h_ = std::exchange(o.h_, vbus_node{});
-    }
-    return *this;
-  }
-  Node(const Node&) = delete;
-  Node& operator=(const Node&) = delete;
-  ~Node() { reset(); }
 
   /// Close now (the destructor does it otherwise); endpoints stop receiving.
   void close() {
-    if (h_.id != 0) detail::check(vbus_node_close(std::exchange(h_, vbus_node{})));
+    if (h_.get().id != 0) detail::check(vbus_node_close(h_.release()));
   }
-  vbus_node handle() const noexcept { return h_; }
+  vbus_node handle() const noexcept { return h_.get(); }
 
  private:
-  explicit Node(vbus_node h) : h_(h) {}
-  void reset() noexcept {
-    if (h_.id != 0) vbus_node_close(std::exchange(h_, vbus_node{}));
-  }
-  vbus_node h_{};
+  Node() = default;
+  detail::Owned<vbus_node, vbus_node_close> h_;
 };
 
 /// A received sample of table `T`, verified; its bytes live as long as this object.
 template <class T> class Sample {
  public:
-  explicit Sample(vbus_sample h) : h_(h) { detail::check(vbus_sample_get(h_, &info_)); }
-  Sample(Sample&& o) noexcept : h_(std::exchange(o.h_, vbus_sample{})), info_(o.info_) {}
-  Sample& operator=(Sample&& o) noexcept {
-    if (this != &o) {
-      release();
-      h_ = std::exchange(o.h_, vbus_sample{});
-      info_ = o.info_;
-    }
-    return *this;
+  explicit Sample(vbus_sample h) {
+    *h_.out() = h;
+    detail::check(vbus_sample_get(h, &info_));
   }
-  Sample(const Sample&) = delete;
-  Sample& operator=(const Sample&) = delete;
-  ~Sample() { release(); }
 
   /// The table, read in place.
   const T* get() const { return flatbuffers::GetRoot<T>(info_.data); }
@@ -144,10 +155,7 @@ template <class T> class Sample {
   std::uint8_t path() const noexcept { return info_.path; }
 
  private:
-  void release() noexcept {
-    if (h_.id != 0) vbus_sample_release(std::exchange(h_, vbus_sample{}));
-  }
-  vbus_sample h_{};
+  detail::Owned<vbus_sample, vbus_sample_release> h_;
   vbus_sample_info info_{};
 };
 
@@ -170,19 +178,13 @@ template <class Topic> class Publisher {
   /// With another QoS than the topic's.
   Publisher(const Node& node, const vbus_qos& qos) {
     vbus_type t = detail::type_of<message>();
-    detail::check(vbus_publisher_create(node.handle(), Topic::key, &t, &qos, &h_));
-  }
-  Publisher(Publisher&& o) noexcept : h_(std::exchange(o.h_, vbus_publisher{})), fbb_(std::move(o.fbb_)) {}
-  Publisher(const Publisher&) = delete;
-  Publisher& operator=(const Publisher&) = delete;
-  ~Publisher() {
-    if (h_.id != 0) vbus_publisher_close(h_);
+    detail::check(vbus_publisher_create(node.handle(), Topic::key, &t, &qos, h_.out()));
   }
 
   /// Publish the finished buffer of `fbb`.
   void publish(const flatbuffers::FlatBufferBuilder& fbb) { publish(fbb.GetBufferPointer(), fbb.GetSize()); }
   /// Publish FlatBuffers bytes (verified first).
-  void publish(const std::uint8_t* data, std::size_t len) { detail::check(vbus_publish(h_, data, len)); }
+  void publish(const std::uint8_t* data, std::size_t len) { detail::check(vbus_publish(h_.get(), data, len)); }
   /// Build the table with `build(fbb)` (which returns its offset) and publish it; the builder
   /// is reused, so steady-state publishing does not allocate.
   template <class F> void publish_with(F&& build) {
@@ -193,16 +195,16 @@ template <class Topic> class Publisher {
   }
   /// Wait until a subscriber matches; false on timeout.
   bool wait_for_subscribers(std::chrono::milliseconds timeout) {
-    return detail::check_timeout(vbus_publisher_wait_for_subscribers(h_, detail::millis(timeout)));
+    return detail::check_timeout(vbus_publisher_wait_for_subscribers(h_.get(), detail::millis(timeout)));
   }
   vbus_stats stats() const {
     vbus_stats s{};
-    detail::check(vbus_publisher_stats(h_, &s));
+    detail::check(vbus_publisher_stats(h_.get(), &s));
     return s;
   }
 
  private:
-  vbus_publisher h_{};
+  detail::Owned<vbus_publisher, vbus_publisher_close> h_;
   flatbuffers::FlatBufferBuilder fbb_{256};
 };
 
@@ -221,31 +223,25 @@ template <class Topic> class Subscriber {
   explicit Subscriber(const Node& node) : Subscriber(node, Topic::qos) {}
   Subscriber(const Node& node, const vbus_qos& qos) {
     vbus_type t = detail::type_of<message>();
-    detail::check(vbus_subscriber_create(node.handle(), Topic::key, &t, &qos, &h_));
-  }
-  Subscriber(Subscriber&& o) noexcept : h_(std::exchange(o.h_, vbus_subscriber{})) {}
-  Subscriber(const Subscriber&) = delete;
-  Subscriber& operator=(const Subscriber&) = delete;
-  ~Subscriber() {
-    if (h_.id != 0) vbus_subscriber_close(h_);
+    detail::check(vbus_subscriber_create(node.handle(), Topic::key, &t, &qos, h_.out()));
   }
 
   /// The next sample, waiting at most `timeout`; empty on timeout. Throws vbus::Error with
   /// VBUS_ERR_CLOSED once the node is closed and the queue drained.
   std::optional<Sample<message>> take(std::chrono::milliseconds timeout) {
     vbus_sample s{};
-    if (!detail::check_timeout(vbus_subscriber_take(h_, detail::millis(timeout), &s))) return std::nullopt;
+    if (!detail::check_timeout(vbus_subscriber_take(h_.get(), detail::millis(timeout), &s))) return std::nullopt;
     return Sample<message>(s);
   }
-  std::optional<vbus_event> next_event(std::chrono::milliseconds timeout) { return vbus::next_event(h_, timeout); }
+  std::optional<vbus_event> next_event(std::chrono::milliseconds timeout) { return vbus::next_event(h_.get(), timeout); }
   vbus_stats stats() const {
     vbus_stats s{};
-    detail::check(vbus_subscriber_stats(h_, &s));
+    detail::check(vbus_subscriber_stats(h_.get(), &s));
     return s;
   }
 
  private:
-  vbus_subscriber h_{};
+  detail::Owned<vbus_subscriber, vbus_subscriber_close> h_;
 };
 
 /// Subscribes to `Topic` with a function called for every sample on a vbus thread. Move-only.
@@ -257,19 +253,12 @@ template <class Topic> class CallbackSubscriber {
   CallbackSubscriber(const Node& node, Fn f) : f_(std::make_unique<Fn>(std::move(f))) {
     vbus_type t = detail::type_of<message>();
     detail::check(
-        vbus_subscriber_create_callback(node.handle(), Topic::key, &t, &Topic::qos, &call, f_.get(), &h_));
+        vbus_subscriber_create_callback(node.handle(), Topic::key, &t, &Topic::qos, &call, f_.get(), h_.out()));
   }
-  CallbackSubscriber(CallbackSubscriber&& o) noexcept
-      : f_(std::move(o.f_)), h_(std::exchange(o.h_, vbus_subscriber{})) {}
-  CallbackSubscriber(const CallbackSubscriber&) = delete;
-  CallbackSubscriber& operator=(const CallbackSubscriber&) = delete;
-  ~CallbackSubscriber() {
-    if (h_.id != 0) vbus_subscriber_close(h_);
-  }
-  std::optional<vbus_event> next_event(std::chrono::milliseconds timeout) { return vbus::next_event(h_, timeout); }
+  std::optional<vbus_event> next_event(std::chrono::milliseconds timeout) { return vbus::next_event(h_.get(), timeout); }
   vbus_stats stats() const {
     vbus_stats s{};
-    detail::check(vbus_subscriber_stats(h_, &s));
+    detail::check(vbus_subscriber_stats(h_.get(), &s));
     return s;
   }
 
@@ -282,7 +271,7 @@ template <class Topic> class CallbackSubscriber {
     }
   }
   std::unique_ptr<Fn> f_;
-  vbus_subscriber h_{};
+  detail::Owned<vbus_subscriber, vbus_subscriber_close> h_;
 };
 
 /// A request taken from a server; answer it with reply() or refuse() (a request destroyed
@@ -292,25 +281,22 @@ template <class Service> class Request {
   using request = typename Service::request;
   using reply_type = typename Service::reply;
 
-  explicit Request(vbus_request h) : h_(h) { detail::check(vbus_request_get(h_, &info_)); }
-  Request(Request&& o) noexcept : h_(std::exchange(o.h_, vbus_request{})), info_(o.info_) {}
-  Request(const Request&) = delete;
-  Request& operator=(const Request&) = delete;
-  ~Request() {
-    if (h_.id != 0) vbus_request_refuse(h_, "the server dropped the request without replying");
+  explicit Request(vbus_request h) {
+    *h_.out() = h;
+    detail::check(vbus_request_get(h, &info_));
   }
 
   const request* get() const { return flatbuffers::GetRoot<request>(info_.data); }
   const request* operator->() const { return get(); }
   /// Reply with the finished buffer of `fbb` (a `reply_type` table).
   void reply(const flatbuffers::FlatBufferBuilder& fbb) {
-    detail::check(vbus_request_reply(h_, fbb.GetBufferPointer(), fbb.GetSize()));
-    h_ = vbus_request{};
+    detail::check(vbus_request_reply(h_.get(), fbb.GetBufferPointer(), fbb.GetSize()));
+    h_.release();  // answered: the handle is gone
   }
-  void refuse(const std::string& reason) { detail::check(vbus_request_refuse(std::exchange(h_, vbus_request{}), reason.c_str())); }
+  void refuse(const std::string& reason) { detail::check(vbus_request_refuse(h_.release(), reason.c_str())); }
 
  private:
-  vbus_request h_{};
+  detail::Owned<vbus_request, detail::refuse_unanswered> h_;
   vbus_sample_info info_{};
 };
 
@@ -322,19 +308,13 @@ template <class Service> class ServiceServer {
 
   explicit ServiceServer(const Node& node) {
     vbus_type req = detail::type_of<request>(), rep = detail::type_of<reply>();
-    detail::check(vbus_service_server_create(node.handle(), Service::key, &req, &rep, &h_));
-  }
-  ServiceServer(ServiceServer&& o) noexcept : h_(std::exchange(o.h_, vbus_service_server{})) {}
-  ServiceServer(const ServiceServer&) = delete;
-  ServiceServer& operator=(const ServiceServer&) = delete;
-  ~ServiceServer() {
-    if (h_.id != 0) vbus_service_server_close(h_);
+    detail::check(vbus_service_server_create(node.handle(), Service::key, &req, &rep, h_.out()));
   }
 
   /// The next request, waiting at most `timeout`; empty on timeout.
   std::optional<Request<Service>> take(std::chrono::milliseconds timeout) {
     vbus_request r{};
-    if (!detail::check_timeout(vbus_service_server_take(h_, detail::millis(timeout), &r))) return std::nullopt;
+    if (!detail::check_timeout(vbus_service_server_take(h_.get(), detail::millis(timeout), &r))) return std::nullopt;
     return Request<Service>(r);
   }
 
@@ -351,7 +331,7 @@ template <class Service> class ServiceServer {
   }
 
  private:
-  vbus_service_server h_{};
+  detail::Owned<vbus_service_server, vbus_service_server_close> h_;
 };
 
 /// Calls `Service`. Move-only.
@@ -362,13 +342,7 @@ template <class Service> class ServiceClient {
 
   explicit ServiceClient(const Node& node) {
     vbus_type req = detail::type_of<request>(), rep = detail::type_of<reply>();
-    detail::check(vbus_service_client_create(node.handle(), Service::key, &req, &rep, Service::timeout_ms, &h_));
-  }
-  ServiceClient(ServiceClient&& o) noexcept : h_(std::exchange(o.h_, vbus_service_client{})) {}
-  ServiceClient(const ServiceClient&) = delete;
-  ServiceClient& operator=(const ServiceClient&) = delete;
-  ~ServiceClient() {
-    if (h_.id != 0) vbus_service_client_close(h_);
+    detail::check(vbus_service_client_create(node.handle(), Service::key, &req, &rep, Service::timeout_ms, h_.out()));
   }
 
   /// Call with the finished buffer of `fbb` (a `request` table); the service's timeout unless
@@ -376,12 +350,12 @@ template <class Service> class ServiceClient {
   Sample<reply> call(const flatbuffers::FlatBufferBuilder& fbb,
                      std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) {
     vbus_sample s{};
-    detail::check(vbus_service_call(h_, fbb.GetBufferPointer(), fbb.GetSize(), detail::millis(timeout), &s));
+    detail::check(vbus_service_call(h_.get(), fbb.GetBufferPointer(), fbb.GetSize(), detail::millis(timeout), &s));
     return Sample<reply>(s);
   }
 
  private:
-  vbus_service_client h_{};
+  detail::Owned<vbus_service_client, vbus_service_client_close> h_;
 };
 
 /// Owns the field `Topic`: its latest value is kept for late joiners. Move-only.
@@ -391,20 +365,14 @@ template <class Topic> class FieldOwner {
 
   explicit FieldOwner(const Node& node) {
     vbus_type t = detail::type_of<message>();
-    detail::check(vbus_field_owner_create(node.handle(), Topic::key, &t, &Topic::qos, &h_));
-  }
-  FieldOwner(FieldOwner&& o) noexcept : h_(std::exchange(o.h_, vbus_field_owner{})) {}
-  FieldOwner(const FieldOwner&) = delete;
-  FieldOwner& operator=(const FieldOwner&) = delete;
-  ~FieldOwner() {
-    if (h_.id != 0) vbus_field_owner_close(h_);
+    detail::check(vbus_field_owner_create(node.handle(), Topic::key, &t, &Topic::qos, h_.out()));
   }
   void set(const flatbuffers::FlatBufferBuilder& fbb) {
-    detail::check(vbus_field_set(h_, fbb.GetBufferPointer(), fbb.GetSize()));
+    detail::check(vbus_field_set(h_.get(), fbb.GetBufferPointer(), fbb.GetSize()));
   }
 
  private:
-  vbus_field_owner h_{};
+  detail::Owned<vbus_field_owner, vbus_field_owner_close> h_;
 };
 
 /// Follows the field `Topic`. Move-only.
@@ -414,19 +382,13 @@ template <class Topic> class FieldClient {
 
   explicit FieldClient(const Node& node) {
     vbus_type t = detail::type_of<message>();
-    detail::check(vbus_field_client_create(node.handle(), Topic::key, &t, &Topic::qos, &h_));
-  }
-  FieldClient(FieldClient&& o) noexcept : h_(std::exchange(o.h_, vbus_field_client{})) {}
-  FieldClient(const FieldClient&) = delete;
-  FieldClient& operator=(const FieldClient&) = delete;
-  ~FieldClient() {
-    if (h_.id != 0) vbus_field_client_close(h_);
+    detail::check(vbus_field_client_create(node.handle(), Topic::key, &t, &Topic::qos, h_.out()));
   }
 
   /// The current value; empty until the owner has set one.
   std::optional<Sample<message>> get() {
     vbus_sample s{};
-    vbus_status st = vbus_field_get(h_, &s);
+    vbus_status st = vbus_field_get(h_.get(), &s);
     if (st == VBUS_ERR_NO_VALUE) return std::nullopt;
     detail::check(st);
     return Sample<message>(s);
@@ -434,12 +396,12 @@ template <class Topic> class FieldClient {
   /// Wait at most `timeout` for a value newer than the last one returned here.
   std::optional<Sample<message>> wait_changed(std::chrono::milliseconds timeout) {
     vbus_sample s{};
-    if (!detail::check_timeout(vbus_field_wait_changed(h_, detail::millis(timeout), &s))) return std::nullopt;
+    if (!detail::check_timeout(vbus_field_wait_changed(h_.get(), detail::millis(timeout), &s))) return std::nullopt;
     return Sample<message>(s);
   }
 
  private:
-  vbus_field_client h_{};
+  detail::Owned<vbus_field_client, vbus_field_client_close> h_;
 };
 
 }  // namespace vbus
