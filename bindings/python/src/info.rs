@@ -17,9 +17,12 @@ use crate::error::{Failure, Result};
 const QOS_KEYS: &str = "reliability, priority, express, congestion, history, queue, deadline, lifespan, e2e";
 
 /// A QoS from `{ "reliability": "best_effort", "history": 1, "deadline": 0.1, ... }` over the
-/// defaults of `vbus::QoS::new()`.
-pub fn qos_from(d: Option<&Bound<'_, PyDict>>) -> Result<QoS> {
-    let mut q = QoS::new();
+/// QoS the type's schema declares for its topic (its `vbus_*` attributes, as codegen reads them;
+/// `vbus::QoS::new()` where it declares none).
+pub fn qos_from(d: Option<&Bound<'_, PyDict>>, ty: &crate::types::TypeCtx) -> Result<QoS> {
+    let table = ty.schema.table(&ty.name).map_err(|e| Failure::Config(e.to_string()))?;
+    let mut q = QoS::from_attributes(|k| table.attr(k))
+        .map_err(|e| Failure::Config(format!("the schema of {}: {e}", ty.name)))?;
     let Some(d) = d else { return Ok(q) };
     for (k, v) in d.iter() {
         let key: String = k.extract().map_err(|_| Failure::Config("qos: option names are strings".into()))?;

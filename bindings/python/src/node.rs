@@ -488,14 +488,14 @@ impl Node {
         qos: Option<&Bound<'_, PyDict>>,
         schema_timeout: f64,
     ) -> PyResult<Subscriber> {
-        let mut q = info::qos_from(qos)?;
+        let ty = self.resolve(py, &key, type_name, schema, schema_timeout)?;
+        let mut q = info::qos_from(qos, &ty)?;
         if let Some(n) = queue {
             if n == 0 {
                 return Err(Failure::Config("queue: expected at least 1, found 0".into()).into());
             }
             q.queue = n;
         }
-        let ty = self.resolve(py, &key, type_name, schema, schema_timeout)?;
         Subscriber::create(py, self.shared.clone(), key, ty, q)
     }
 
@@ -511,8 +511,8 @@ impl Node {
         qos: Option<&Bound<'_, PyDict>>,
         schema_timeout: f64,
     ) -> PyResult<Publisher> {
-        let q = info::qos_from(qos)?;
         let ty = self.resolve(py, &key, type_name, schema, schema_timeout)?;
+        let q = info::qos_from(qos, &ty)?;
         Publisher::create(py, self.shared.clone(), key, ty, q)
     }
 
@@ -528,8 +528,8 @@ impl Node {
         qos: Option<&Bound<'_, PyDict>>,
         schema_timeout: f64,
     ) -> PyResult<FieldClient> {
-        let q = info::qos_from(qos)?;
         let ty = self.resolve(py, &key, type_name, schema, schema_timeout)?;
+        let q = info::qos_from(qos, &ty)?;
         FieldClient::create(py, self.shared.clone(), key, ty, q)
     }
 
@@ -545,8 +545,8 @@ impl Node {
         qos: Option<&Bound<'_, PyDict>>,
         schema_timeout: f64,
     ) -> PyResult<FieldOwner> {
-        let q = info::qos_from(qos)?;
         let ty = self.resolve(py, &key, type_name, schema, schema_timeout)?;
+        let q = info::qos_from(qos, &ty)?;
         FieldOwner::create(py, self.shared.clone(), key, ty, q)
     }
 

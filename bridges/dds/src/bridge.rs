@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use vbus::zenoh::Wait;
-use vbus::{Congestion, Node, Priority, QoS, Reliability, wire};
+use vbus::{Node, QoS, Reliability, wire};
 use vbus_reflect::Schema;
 
 use crate::cdr;
@@ -163,42 +163,9 @@ pub struct Bridge {
     _participant: Arc<Participant>,
 }
 
-fn attr_u64(o: &vbus_reflect::Object, k: &str) -> Result<Option<u64>, BridgeError> {
-    o.attr(k)
-        .map(|v| {
-            v.parse().map_err(|_| BridgeError::Config(format!("{}: `{k}: {v}` is not a number", o.name)))
-        })
-        .transpose()
-}
-
 /// The vbus QoS of a schema table, from its `vbus_*` attributes (as codegen derives it).
 pub fn qos_of(o: &vbus_reflect::Object) -> Result<QoS, BridgeError> {
-    let mut q = QoS::new();
-    if o.attr("vbus_reliability") == Some("best_effort") {
-        q = q.reliability(Reliability::BestEffort);
-    }
-    if let Some(p) = o.attr("vbus_priority").and_then(Priority::parse) {
-        q = q.priority(p);
-    }
-    if o.attr("vbus_express").is_some_and(|v| v != "false") {
-        q = q.express(true);
-    }
-    if o.attr("vbus_congestion") == Some("block") {
-        q = q.congestion(Congestion::Block);
-    }
-    if let Some(h) = attr_u64(o, "vbus_history")? {
-        q = q.history(h.min(u64::from(u16::MAX)) as u16);
-    }
-    if let Some(n) = attr_u64(o, "vbus_queue")? {
-        q = q.queue(n.min(u64::from(u16::MAX)) as u16);
-    }
-    if let Some(ms) = attr_u64(o, "vbus_deadline_ms")? {
-        q = q.deadline(Duration::from_millis(ms));
-    }
-    if let Some(ms) = attr_u64(o, "vbus_lifespan_ms")? {
-        q = q.lifespan(Duration::from_millis(ms));
-    }
-    Ok(q)
+    QoS::from_attributes(|k| o.attr(k)).map_err(|e| BridgeError::Config(format!("{}: {e}", o.name)))
 }
 
 /// The DDS QoS a vbus topic QoS maps to: reliability as is; KEEP_LAST(history) and, when the

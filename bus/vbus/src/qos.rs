@@ -199,6 +199,56 @@ impl QoS {
         self
     }
 
+    /// Periods of silence that make a deadline miss when a schema gives only `vbus_period_ms`
+    /// (vbus-codegen's rule, so generated topics and run-time readers of a schema agree).
+    pub const DEADLINE_PERIODS: u64 = 3;
+
+    /// The QoS a schema table declares with its `vbus_*` attributes (`attr` looks one up by
+    /// name), as vbus-codegen derives a generated topic's: for tools and bindings that know a
+    /// topic only from its served `.bfbs`. Unset attributes keep [`QoS::new`]'s defaults.
+    pub fn from_attributes<'a>(attr: impl Fn(&str) -> Option<&'a str>) -> Result<Self, String> {
+        let number = |k: &str| -> Result<Option<u64>, String> {
+            attr(k)
+                .map(|v| v.trim().parse::<u64>().map_err(|_| format!("`{k}: {v}`: expected a number")))
+                .transpose()
+        };
+        let mut q = Self::new();
+        match attr("vbus_reliability") {
+            None | Some("reliable") => {}
+            Some("best_effort") => q = q.reliability(Reliability::BestEffort),
+            Some(v) => return Err(format!("`vbus_reliability: {v}`: expected reliable or best_effort")),
+        }
+        if let Some(p) = attr("vbus_priority") {
+            q = q.priority(p.parse()?);
+        }
+        // A flag: present (flatc stores it as "0" or empty) unless spelled false.
+        if attr("vbus_express").is_some_and(|v| v != "false") {
+            q = q.express(true);
+        }
+        match attr("vbus_congestion") {
+            None | Some("drop") => {}
+            Some("block") => q = q.congestion(Congestion::Block),
+            Some(v) => return Err(format!("`vbus_congestion: {v}`: expected drop or block")),
+        }
+        let small =
+            |k: &str, n: u64| u16::try_from(n).map_err(|_| format!("`{k}: {n}`: expected at most 65535"));
+        if let Some(h) = number("vbus_history")? {
+            q = q.history(small("vbus_history", h)?);
+        }
+        if let Some(n) = number("vbus_queue")? {
+            q = q.queue(small("vbus_queue", n)?);
+        }
+        let deadline =
+            number("vbus_deadline_ms")?.or(number("vbus_period_ms")?.map(|p| p * Self::DEADLINE_PERIODS));
+        if let Some(ms) = deadline {
+            q = q.deadline(Duration::from_millis(ms));
+        }
+        if let Some(ms) = number("vbus_lifespan_ms")? {
+            q = q.lifespan(Duration::from_millis(ms));
+        }
+        Ok(q)
+    }
+
     pub(crate) fn zenoh_reliability(&self) -> zenoh::qos::Reliability {
         match self.reliability {
             Reliability::Reliable => zenoh::qos::Reliability::Reliable,

@@ -119,6 +119,7 @@ async fn python_reads_the_cpp_topic_and_calls_the_rust_service() {
         py.expect("subscribed").await;
         assert_eq!(py.expect("speed").await, format!("{N} lost=0 mismatched=0"));
         ecu.expect("published").await;
+        assert_eq!(py.expect("event").await, "deadline_missed deadline=0.06");
         assert_eq!(py.expect("reply").await, "accepted=True reason=Sport for python");
         serving.await.unwrap();
     })

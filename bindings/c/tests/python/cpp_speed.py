@@ -30,6 +30,10 @@ def main() -> int:
                 return 1
         stats = speed.stats()
         say(f"speed {count} lost={stats['lost']} mismatched={stats['mismatched']}")
+        # The topic's QoS comes from its schema (the C++ side serves it): chassis/speed has a
+        # 20 ms period, so a 60 ms deadline, missed once the C++ ECU stops publishing.
+        event = speed.next_event(timeout=10.0)
+        say(f"event {event['kind']} deadline={event.get('deadline')}" if event else "event none")
         reply = node.call("body/set_drive_mode", {"mode": "Sport", "requested_by": "python"}, timeout=5.0)
         say(f"reply accepted={reply['accepted']} reason={reply.get('reason')}")
     return 0

@@ -26,9 +26,11 @@ SchemaArg = bytes | bytearray | str | os.PathLike[str]
 
 
 class QoS(TypedDict, total=False):
-    """QoS options of an endpoint (any subset; the rest keep ``vbus::QoS::new()``'s defaults:
-    reliable, priority ``data``, not express, ``drop``, no history, queue 64, no deadline, no
-    lifespan, no E2E). Durations in seconds."""
+    """QoS options of an endpoint (any subset). The rest are the topic's own, as its schema
+    declares them (``vbus_priority``, ``vbus_history``, ``vbus_period_ms``, ...: what codegen
+    compiles into Rust and C++ topics), else ``vbus::QoS::new()``'s defaults: reliable, priority
+    ``data``, not express, ``drop``, no history, queue 64, no deadline, no lifespan, no E2E.
+    Durations in seconds."""
 
     reliability: Literal["reliable", "best_effort"]
     priority: Literal["realtime", "interactive_high", "interactive_low", "data_high", "data", "data_low", "background"]

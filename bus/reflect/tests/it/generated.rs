@@ -165,3 +165,30 @@ fn json_written_by_hand_reaches_generated_code() {
     let view = flatbuffers::root::<demo::SetDriveMode<'_>>(&bytes).unwrap();
     assert_eq!((view.mode(), view.requested_by()), (demo::DriveMode::Eco, Some("test")));
 }
+
+/// The QoS a tool reads from a served schema (`QoS::from_attributes` over the table's `vbus_*`
+/// attributes, what the bindings and vbus-dds use) is the QoS codegen compiled into the topic.
+fn qos_from_schema_matches<M: Message>(topic: vbus::Topic<M>) {
+    let s = schema::<M>();
+    let table = s.table(M::TYPE_NAME).expect("the message's table");
+    let read = vbus::QoS::from_attributes(|k| table.attr(k)).expect("valid attributes");
+    assert_eq!(read, topic.qos(), "{}", M::TYPE_NAME);
+}
+
+#[test]
+fn qos_read_from_a_served_schema_is_the_generated_one() {
+    use vbus_demo_types::codegen_sample::topics as cgt;
+    use vbus_demo_types::topics as dt;
+    qos_from_schema_matches(dt::chassis::SPEED); // realtime, express, block, period -> deadline
+    qos_from_schema_matches(dt::powertrain::BATTERY); // history, period -> deadline
+    qos_from_schema_matches(dt::body::DRIVE_MODE);
+    qos_from_schema_matches(cgt::chassis::SPEED); // best effort
+    qos_from_schema_matches(cgt::chassis::WHEEL_SPEEDS); // deadline, lifespan, history, queue
+    qos_from_schema_matches(cgt::chassis::DIAGNOSTIC);
+    qos_from_schema_matches(cgt::body::door::STATE);
+    // What it refuses, it names.
+    let e = vbus::QoS::from_attributes(|k| (k == "vbus_congestion").then_some("sometimes")).unwrap_err();
+    assert_eq!(e, "`vbus_congestion: sometimes`: expected drop or block");
+    let e = vbus::QoS::from_attributes(|k| (k == "vbus_history").then_some("lots")).unwrap_err();
+    assert_eq!(e, "`vbus_history: lots`: expected a number");
+}
