@@ -3,7 +3,7 @@
 //! What `ros2 topic` / `ros2 bag` and `iox2` give their users, for vbus: list nodes and topics,
 //! echo any topic as JSON without compiled types (the publisher serves its schema), publish and
 //! call from JSON, measure rates and bandwidth, record to MCAP (Foxglove opens it), replay, and
-//! a doctor that says in words what is wrong with a domain.
+//! a doctor that says in words what is wrong with a domain, and a live Foxglove view.
 //!
 //! Every command joins the bus as a short-lived client node named `vbus-cli-<pid>`.
 
@@ -79,6 +79,9 @@ enum Cmd {
     Replay(cmd::replay::ReplayArgs),
     /// Check configuration, connectivity, clocks, schemas and delivery, and explain problems.
     Doctor(cmd::doctor::DoctorArgs),
+    /// Serve a live view of the domain to Foxglove (or Lichtblick) over the Foxglove WebSocket
+    /// protocol: topics as channels, services, fields as parameters, bridge health.
+    Foxglove(cmd::foxglove::FoxgloveArgs),
 }
 
 /// A failure to report: the message, and hints that help fix it.
@@ -169,6 +172,7 @@ async fn run(cli: Cli) -> Result<()> {
                 Cmd::Schema(a) => cmd::schema::run(&ctx, a).await,
                 Cmd::Record(a) => cmd::record::run(&ctx, a).await,
                 Cmd::Replay(a) => cmd::replay::run(&ctx, a).await,
+                Cmd::Foxglove(a) => cmd::foxglove::run(&ctx, a).await,
                 Cmd::Doctor(_) => unreachable!("handled above"),
             };
             ctx.close().await;

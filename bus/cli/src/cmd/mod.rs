@@ -3,6 +3,7 @@
 pub mod call;
 pub mod doctor;
 pub mod echo;
+pub mod foxglove;
 pub mod nodes;
 pub mod publish;
 pub mod rate;

@@ -154,7 +154,7 @@ async fn pub_serves_the_schema_of_what_it_publishes() {
     let bus = Bus::new("pub-schema").await;
     let bfbs = vehicle_bfbs();
     let args = ["pub", "chassis/speed", "{kph: 3}", "--type", "demo.vehicle.VehicleSpeed", "--schema", &bfbs];
-    let mut publishing =
+    let publishing =
         stream(bus.vbus(&[&args[..], &["--rate", "20", "--count", "2000", "--wait", "0"]].concat()));
     let viewer = bus.peer("viewer").await;
     let info = eventually("vbus pub serves demo.vehicle.VehicleSpeed's schema", || async {

@@ -10,6 +10,7 @@ mod child;
 mod doctor;
 mod echo_pub;
 mod errors;
+mod foxglove;
 mod harness;
 mod nodes_topics;
 mod rates;

@@ -219,7 +219,7 @@ async fn replay_rate_loop_and_topic_filter() {
     // nothing compiled finds the type's schema while the replay runs.
     let d3 = unique_domain("replay-schema");
     let viewer = bus.peer_in("viewer", &d3).await;
-    let mut slow = stream(bus.vbus_in(&d3, &["replay", f, "--topic", "chassis/speed", "--rate", "0.1"]));
+    let slow = stream(bus.vbus_in(&d3, &["replay", f, "--topic", "chassis/speed", "--rate", "0.1"]));
     let info = eventually("the replay serves demo.vehicle.VehicleSpeed's schema", || async {
         viewer.fetch_schema("demo.vehicle.VehicleSpeed").await.ok().flatten()
     })
