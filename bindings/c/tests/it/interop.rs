@@ -30,11 +30,17 @@ async fn cpp_ecu_publishes_serves_and_follows_a_field_with_rust_peers() {
         let mut ecu = child::spawn_command(cmd.into(), "cpp-ecu");
         ecu.expect("ready").await;
 
-        // Every sample, in order, with the values the C++ side computed.
+        // Every sample, in order, with the values the C++ side computed, through shared memory
+        // (the library's same-host path; zenoh when the suite runs with it off).
+        let path = match std::env::var("VBUS_SHARED_MEMORY").as_deref() {
+            Ok("off" | "0" | "false" | "no") => vbus_rs::DataPath::Zenoh,
+            _ => vbus_rs::DataPath::SharedMemory,
+        };
         for i in 1..=N {
             let s = speed.recv_timeout(WATCHDOG).await.unwrap();
             assert_eq!(s.seq(), u64::from(i));
             assert_eq!((s.view().kph(), s.view().odometer_m()), (0.5 * i as f32, f64::from(i)));
+            assert_eq!(s.path(), path, "sample {i}");
         }
         ecu.expect("published").await;
         let stats = speed.stats();
