@@ -240,26 +240,65 @@ impl NodeConfig {
                         format!("expected `<protocol>/<address>`, e.g. `tcp/127.0.0.1:7447`, found `{ep}`"),
                     ));
                 }
+                // TLS fails closed: with `tls` set, a plaintext endpoint is a mistake unless it is
+                // named as allowed.
+                if let Some(t) = &self.tls
+                    && !ep.starts_with("tls/")
+                    && !t.plaintext_allowed.contains(ep)
+                {
+                    return Err(ConfigError::at(
+                        format!("{field}[{i}]"),
+                        format!(
+                            "expected a `tls/...` endpoint because `tls` is set, found `{ep}`, which is \
+                             not encrypted (list it in `tls.plaintext_allowed` to allow it anyway)"
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(t) = &self.tls {
+            for (i, ep) in t.plaintext_allowed.iter().enumerate() {
+                if ep.starts_with("tls/") {
+                    return Err(ConfigError::at(
+                        format!("tls.plaintext_allowed[{i}]"),
+                        format!("expected a plaintext endpoint to allow, found the TLS endpoint `{ep}`"),
+                    ));
+                }
             }
         }
         Ok(())
     }
 
-    /// Listen endpoints after per-mode defaults.
+    /// Listen endpoints after per-mode defaults (`tls/` ones when TLS is on).
     pub fn effective_listen(&self) -> Vec<String> {
         self.listen.clone().unwrap_or_else(|| match self.mode {
-            Mode::Peer => vec!["tcp/127.0.0.1:0".into()],
-            Mode::Router => vec![DEFAULT_ROUTER_ENDPOINT.into()],
+            Mode::Peer => vec![self.secured("tcp/127.0.0.1:0")],
+            Mode::Router => vec![self.secured(DEFAULT_ROUTER_ENDPOINT)],
             Mode::Client => vec![],
         })
     }
 
-    /// Connect endpoints after per-mode defaults.
+    /// Connect endpoints after per-mode defaults (`tls/` ones when TLS is on).
     pub fn effective_connect(&self) -> Vec<String> {
         self.connect.clone().unwrap_or_else(|| match self.mode {
-            Mode::Peer | Mode::Client => vec![DEFAULT_ROUTER_ENDPOINT.into()],
+            Mode::Peer | Mode::Client => vec![self.secured(DEFAULT_ROUTER_ENDPOINT)],
             Mode::Router => vec![],
         })
+    }
+
+    /// A default endpoint over TLS when TLS is on: `tcp/a:p` becomes `tls/a:p`.
+    fn secured(&self, tcp: &str) -> String {
+        match (&self.tls, tcp.strip_prefix("tcp/")) {
+            (Some(_), Some(addr)) => format!("tls/{addr}"),
+            _ => tcp.to_owned(),
+        }
+    }
+
+    /// Whether every link of this node is encrypted (TLS on, no endpoint allowed in plaintext);
+    /// what the node's open log line says.
+    pub fn links_encrypted(&self) -> bool {
+        self.effective_listen().iter().chain(&self.effective_connect()).all(|e| e.starts_with("tls/"))
+            && self.tls.is_some()
     }
 
     /// Whether this node tries the same-host path: `shared_memory`, unless the environment
@@ -395,5 +434,60 @@ mod tests {
         assert!(e.to_string().starts_with("`tls.ca`: invalid type"), "{e}");
         let e = NodeConfig::from_json5("{ zenoh: { mode: 'nonsense' } }").unwrap().to_zenoh().unwrap_err();
         assert!(e.to_string().contains("mode"), "{e}");
+    }
+
+    /// A TLS configuration whose files exist (validation checks them).
+    fn tls_config(dir: &std::path::Path) -> crate::security::TlsConfig {
+        let ca = dir.join("ca.pem");
+        std::fs::write(&ca, "not read by validation").unwrap();
+        crate::security::TlsConfig {
+            ca: ca.display().to_string(),
+            cert: None,
+            key: None,
+            mutual: true,
+            plaintext_allowed: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn tls_fails_closed_on_plaintext_endpoints() {
+        let dir = std::env::temp_dir().join(format!("vbus-tls-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let tls = tls_config(&dir);
+        // The defaults follow TLS: nothing left on plain tcp by accident.
+        let c = NodeConfig::named("ecu").tls(tls.clone());
+        c.validate().unwrap();
+        assert_eq!(c.effective_listen(), ["tls/127.0.0.1:0"]);
+        assert_eq!(c.effective_connect(), ["tls/127.0.0.1:7447"]);
+        assert!(c.links_encrypted());
+        let router = NodeConfig::named("gw").mode(Mode::Router).tls(tls.clone());
+        assert_eq!(router.effective_listen(), ["tls/127.0.0.1:7447"]);
+        // A plaintext endpoint is refused, by name and place.
+        let e =
+            NodeConfig::named("ecu").tls(tls.clone()).connect(["tcp/127.0.0.1:7447"]).validate().unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("connect[0]"));
+        assert!(e.to_string().contains("found `tcp/127.0.0.1:7447`, which is not encrypted"), "{e}");
+        let e = NodeConfig::named("ecu")
+            .tls(tls.clone())
+            .listen(["tls/127.0.0.1:0", "tcp/127.0.0.1:9000"])
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("listen[1]"));
+        // ... unless it is named as allowed; the node then does not claim encrypted links.
+        let allowed = crate::security::TlsConfig {
+            plaintext_allowed: vec!["tcp/127.0.0.1:9000".into()],
+            ..tls.clone()
+        };
+        let c = NodeConfig::named("ecu").tls(allowed).listen(["tls/127.0.0.1:0", "tcp/127.0.0.1:9000"]);
+        c.validate().unwrap();
+        assert!(!c.links_encrypted());
+        let wrong = crate::security::TlsConfig { plaintext_allowed: vec!["tls/127.0.0.1:1".into()], ..tls };
+        let e = NodeConfig::named("ecu").tls(wrong).validate().unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("tls.plaintext_allowed[0]"));
+        // Without TLS, nothing changes.
+        let plain = NodeConfig::named("ecu");
+        assert_eq!(plain.effective_connect(), ["tcp/127.0.0.1:7447"]);
+        assert!(!plain.links_encrypted());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

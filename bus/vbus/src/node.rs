@@ -111,6 +111,17 @@ impl Node {
             }
         };
         tracing::info!(name = %config.name, domain = %config.domain, mode = %config.mode, zid = %session.zid(), data_path = %local_path, "vbus node open");
+        match &config.tls {
+            Some(t) if config.links_encrypted() => {
+                tracing::info!(name = %config.name, mutual = t.mutual, "links are encrypted (TLS on every endpoint)")
+            }
+            Some(t) => {
+                tracing::warn!(name = %config.name, plaintext = ?t.plaintext_allowed, "TLS is on, but these endpoints are allowed unencrypted")
+            }
+            None => {
+                tracing::info!(name = %config.name, "links are not encrypted (no `tls` in the node configuration)")
+            }
+        }
         Ok(Self {
             inner: Arc::new(NodeInner {
                 session,

@@ -27,6 +27,11 @@ pub struct TlsConfig {
     /// Require the other side of every link to present a certificate signed by `ca`.
     #[serde(default = "yes")]
     pub mutual: bool,
+    /// Endpoints (exactly as in `listen` / `connect`) that may stay unencrypted although TLS is
+    /// on, e.g. a diagnostic port on loopback. Every other endpoint of a TLS node must be
+    /// `tls/...`: a `tcp/...` one is refused at start, naming it. Empty by default.
+    #[serde(default)]
+    pub plaintext_allowed: Vec<String>,
 }
 
 fn yes() -> bool {

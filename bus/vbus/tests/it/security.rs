@@ -18,7 +18,16 @@ fn certs() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("vbus-certs-{}", std::process::id()));
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/dev-certs.sh");
     let ok = std::process::Command::new("bash")
-        .args([script, dir.to_str().unwrap(), "gateway", "chassis", "infotainment", "monitor", "stranger"])
+        .args([
+            script,
+            dir.to_str().unwrap(),
+            "--router",
+            "gateway",
+            "chassis",
+            "infotainment",
+            "monitor",
+            "stranger",
+        ])
         .stdout(std::process::Stdio::null())
         .status()
         .expect("run dev-certs.sh");
@@ -41,6 +50,7 @@ fn tls(dir: &std::path::Path, name: Option<&str>) -> TlsConfig {
         cert: name.map(|n| file(format!("{n}.pem"))),
         key: name.map(|n| file(format!("{n}.key"))),
         mutual: true,
+        plaintext_allowed: Vec::new(),
     }
 }
 
@@ -64,6 +74,39 @@ async fn mtls_router_keeps_out_strangers_and_enforces_publish_rights() {
             let c = config(&dir, name, &domain).mode(Mode::Client).connect([&ep]);
             if policy { c.access(self::policy()) } else { c }
         };
+
+        // TLS fails closed: a TLS node told to reach a plaintext endpoint (a plaintext router of
+        // the same domain, listening here) is refused at start, naming the endpoint; it never
+        // joins in clear.
+        let (plain_router, plain_ep) = vbus_test_support::router_node("plain-gw", &domain).await;
+        match Node::open(config(&dir, "chassis", &domain).mode(Mode::Client).connect([&plain_ep])).await {
+            Err(vbus::Error::Config(e)) => {
+                assert_eq!(e.field.as_deref(), Some("connect[0]"), "{e}");
+                assert!(
+                    e.to_string().contains(&format!("found `{plain_ep}`, which is not encrypted")),
+                    "{e}"
+                );
+            }
+            Err(e) => panic!("expected a configuration error, got {e}"),
+            Ok(_) => panic!("a TLS node joined a plaintext router"),
+        }
+        assert!(
+            plain_router.alive_nodes().await.unwrap().iter().all(|n| n != "chassis"),
+            "the refused node never reached the plaintext router"
+        );
+
+        // Only router certificates may serve: an ECU's certificate (client authentication only,
+        // scripts/dev-certs.sh) on a listening node is refused by whoever connects to it.
+        let fake =
+            Node::open(config(&dir, "chassis", &domain).mode(Mode::Router).listen(["tls/127.0.0.1:0"]))
+                .await
+                .unwrap();
+        let fake_ep =
+            fake.locators().into_iter().find(|l| l.starts_with("tls/127.0.0.1:")).expect("tls locator");
+        let fooled =
+            Node::open(config(&dir, "monitor", &domain).mode(Mode::Client).connect([&fake_ep])).await;
+        assert!(fooled.is_err(), "a client accepted an ECU certificate as its router's");
+        drop(fake);
 
         // No certificate at all (and not trusting the CA): the TLS handshake fails.
         let no_cert =
