@@ -84,6 +84,9 @@ impl Node {
     /// Must be called inside a tokio runtime (deadline monitors run on it).
     pub async fn open(config: NodeConfig) -> Result<Self, Error> {
         config.validate()?;
+        if let Some(cert) = config.tls.as_ref().and_then(|t| t.cert.as_deref()) {
+            crate::security::check_own_certificate(&config.name, cert)?;
+        }
         let zcfg = config.to_zenoh()?;
         let session = zenoh::open(zcfg).await.map_err(Error::transport(format!(
             "cannot open a {} session (listen {:?}, connect {:?})",

@@ -15,7 +15,13 @@ const BRAKE: Topic<Speed> = Topic::new("chassis/brake").with_qos(QoS::new().e2e(
 const MEDIA: Topic<Speed> = Topic::new("infotainment/media");
 
 fn certs() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("vbus-certs-{}", std::process::id()));
+    certs_in("ca")
+}
+
+/// A CA and node certificates from `scripts/dev-certs.sh` in a directory of this run (`tag`
+/// tells CAs apart).
+fn certs_in(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("vbus-certs-{}-{tag}", std::process::id()));
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/dev-certs.sh");
     let ok = std::process::Command::new("bash")
         .args([
@@ -33,6 +39,19 @@ fn certs() -> PathBuf {
         .expect("run dev-certs.sh");
     assert!(ok.success());
     dir
+}
+
+/// `<name>.pem` / `.key` in `dir`: a certificate for CN=`cn` from the CA there, valid for 0
+/// days (expired a second later).
+fn expired_cert(dir: &std::path::Path, cn: &str, name: &str) {
+    let sh = format!(
+        "set -e; cd '{}'; openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout {name}.key \
+         -out {name}.csr -subj '/CN={cn}' 2>/dev/null; openssl x509 -req -in {name}.csr -CA ca.pem \
+         -CAkey ca-private/ca.key -CAserial ca-private/ca.srl -out {name}.pem -days 0 2>/dev/null",
+        dir.display()
+    );
+    assert!(std::process::Command::new("sh").args(["-c", &sh]).status().unwrap().success(), "openssl");
+    std::thread::sleep(Duration::from_millis(1100));
 }
 
 fn policy() -> AccessPolicy {
@@ -107,6 +126,48 @@ async fn mtls_router_keeps_out_strangers_and_enforces_publish_rights() {
             Node::open(config(&dir, "monitor", &domain).mode(Mode::Client).connect([&fake_ep])).await;
         assert!(fooled.is_err(), "a client accepted an ECU certificate as its router's");
         drop(fake);
+
+        // Identity: refused at start, each with what was expected and found.
+        // - a name that differs from the certificate's CN (chassis' key and name, monitor's file):
+        let mut wrong = config(&dir, "chassis", &domain).mode(Mode::Client).connect([&ep]);
+        wrong.tls = Some(tls(&dir, Some("monitor")));
+        match Node::open(wrong).await {
+            Err(vbus::Error::Config(e)) => {
+                assert_eq!(e.field.as_deref(), Some("tls.cert"), "{e}");
+                assert!(
+                    e.to_string().contains(
+                        "expected the certificate of node `chassis` (CN=chassis), found CN=monitor"
+                    ),
+                    "{e}"
+                );
+            }
+            other => {
+                panic!("a node joined under another's certificate: {:?}", other.map(|n| n.name().to_owned()))
+            }
+        }
+        // - an expired certificate (signed by the right CA, CN right, valid for 0 days):
+        expired_cert(&dir, "chassis", "chassis-expired");
+        let mut expired = config(&dir, "chassis", &domain).mode(Mode::Client).connect([&ep]);
+        expired.tls = Some(TlsConfig {
+            cert: Some(dir.join("chassis-expired.pem").display().to_string()),
+            key: Some(dir.join("chassis-expired.key").display().to_string()),
+            ..tls(&dir, Some("chassis"))
+        });
+        match Node::open(expired).await {
+            Err(vbus::Error::Config(e)) => assert!(e.to_string().contains("is not valid now"), "{e}"),
+            other => {
+                panic!("a node joined with an expired certificate: {:?}", other.map(|n| n.name().to_owned()))
+            }
+        }
+        // - a certificate from another CA (its own CA trusted locally): the router's mutual TLS
+        //   refuses the handshake.
+        let other = certs_in("other-ca");
+        let foreign = NodeConfig::named("chassis")
+            .domain(&domain)
+            .mode(Mode::Client)
+            .connect([&ep])
+            .tls(tls(&other, Some("chassis")));
+        assert!(Node::open(foreign).await.is_err(), "a certificate from another CA joined");
 
         // No certificate at all (and not trusting the CA): the TLS handshake fails.
         let no_cert =
