@@ -212,6 +212,35 @@ impl AccessPolicy {
     }
 }
 
+/// Check this node's own certificate before it joins: the certificate's CN is the node's
+/// identity in access policies, so it must be the node's name, and it must be valid now (an
+/// expired certificate would only fail later, at each peer, with a vaguer message).
+pub(crate) fn check_own_certificate(name: &str, cert: &str) -> Result<(), crate::ConfigError> {
+    use crate::ConfigError;
+    let at = |m: String| ConfigError::at("tls.cert", m);
+    let bytes = std::fs::read(cert).map_err(|e| at(format!("cannot read `{cert}`: {e}")))?;
+    let (_, pem) = x509_parser::pem::parse_x509_pem(&bytes)
+        .map_err(|e| at(format!("expected a PEM certificate in `{cert}`, found none ({e})")))?;
+    let parsed =
+        pem.parse_x509().map_err(|e| at(format!("`{cert}` is not a valid X.509 certificate: {e}")))?;
+    let cn = parsed.subject().iter_common_name().next().and_then(|c| c.as_str().ok());
+    if cn != Some(name) {
+        return Err(at(format!(
+            "expected the certificate of node `{name}` (CN={name}), found {} in `{cert}`: a node joins \
+             only under the identity its certificate proves",
+            cn.map_or("no CN".to_owned(), |c| format!("CN={c}"))
+        )));
+    }
+    let validity = parsed.validity();
+    if !validity.is_valid() {
+        return Err(at(format!(
+            "the certificate `{cert}` of node `{name}` is not valid now: valid from {} to {}",
+            validity.not_before, validity.not_after
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,33 +286,4 @@ mod tests {
         let p: AccessPolicy = json5::from_str(r#"{ topics: [ { key: "a", publishers: [] } ] }"#).unwrap();
         assert!(p.validate().unwrap_err().contains("at least one publisher"));
     }
-}
-
-/// Check this node's own certificate before it joins: the certificate's CN is the node's
-/// identity in access policies, so it must be the node's name, and it must be valid now (an
-/// expired certificate would only fail later, at each peer, with a vaguer message).
-pub(crate) fn check_own_certificate(name: &str, cert: &str) -> Result<(), crate::ConfigError> {
-    use crate::ConfigError;
-    let at = |m: String| ConfigError::at("tls.cert", m);
-    let bytes = std::fs::read(cert).map_err(|e| at(format!("cannot read `{cert}`: {e}")))?;
-    let (_, pem) = x509_parser::pem::parse_x509_pem(&bytes)
-        .map_err(|e| at(format!("expected a PEM certificate in `{cert}`, found none ({e})")))?;
-    let parsed =
-        pem.parse_x509().map_err(|e| at(format!("`{cert}` is not a valid X.509 certificate: {e}")))?;
-    let cn = parsed.subject().iter_common_name().next().and_then(|c| c.as_str().ok());
-    if cn != Some(name) {
-        return Err(at(format!(
-            "expected the certificate of node `{name}` (CN={name}), found {} in `{cert}`: a node joins \
-             only under the identity its certificate proves",
-            cn.map_or("no CN".to_owned(), |c| format!("CN={c}"))
-        )));
-    }
-    let validity = parsed.validity();
-    if !validity.is_valid() {
-        return Err(at(format!(
-            "the certificate `{cert}` of node `{name}` is not valid now: valid from {} to {}",
-            validity.not_before, validity.not_after
-        )));
-    }
-    Ok(())
 }
