@@ -5,9 +5,9 @@
 //! `.bfbs` files given with `--schema`, then inside every served schema; its type hash is then
 //! recomputed from the schema.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc};
 
-use vbus::{Node, wire};
+use vbus::{Node, SchemaInfo};
 use vbus_reflect::Schema;
 
 /// A parsed schema that contains `type_name`.
@@ -25,15 +25,6 @@ pub struct Entry {
     pub schema: Schema,
 }
 
-/// One `@schema/<type>` reply.
-pub struct Served {
-    pub type_name: String,
-    pub type_hash: Option<u64>,
-    pub bfbs: Vec<u8>,
-    /// The zenoh id of the node that served it.
-    pub replier: Option<String>,
-}
-
 /// A `.bfbs` given on the command line.
 pub struct Local {
     pub bfbs: Vec<u8>,
@@ -44,7 +35,7 @@ pub struct Schemas {
     node: Node,
     locals: Vec<Local>,
     cache: HashMap<String, Option<Arc<Entry>>>,
-    scanned: Option<Vec<Arc<Served>>>,
+    scanned: Option<Vec<Arc<SchemaInfo>>>,
 }
 
 impl Schemas {
@@ -136,7 +127,7 @@ impl Schemas {
     }
 
     /// Every schema served in the domain (one reply per serving node and type).
-    pub async fn all(&mut self) -> Vec<Arc<Served>> {
+    pub async fn all(&mut self) -> Vec<Arc<SchemaInfo>> {
         if let Some(s) = &self.scanned {
             return s.clone();
         }
@@ -146,33 +137,9 @@ impl Schemas {
     }
 }
 
-/// Ask every node for every schema it serves.
-pub async fn scan(node: &Node) -> Vec<Arc<Served>> {
-    let prefix = wire::schema_key(node.domain(), "");
-    let mut out = Vec::new();
-    let Ok(replies) = node
-        .session()
-        .get(wire::schema_key(node.domain(), "**"))
-        .consolidation(vbus::zenoh::query::ConsolidationMode::None)
-        .timeout(Duration::from_millis(node.config().history_timeout_ms.max(500)))
-        .await
-    else {
-        return out;
-    };
-    while let Ok(reply) = replies.recv_async().await {
-        let replier = reply.replier_id().map(|z| z.zid().to_string());
-        let Ok(sample) = reply.into_result() else { continue };
-        let type_name = sample.key_expr().as_str().strip_prefix(&prefix).unwrap_or_default().to_owned();
-        let type_hash =
-            sample.attachment().and_then(|a| wire::Header::decode(&a.to_bytes()).ok()).map(|h| h.type_hash);
-        out.push(Arc::new(Served {
-            type_name,
-            type_hash,
-            bfbs: sample.payload().to_bytes().into_owned(),
-            replier,
-        }));
-    }
-    out
+/// Ask every node for every schema it serves (none when the query fails).
+pub async fn scan(node: &Node) -> Vec<Arc<SchemaInfo>> {
+    node.served_schemas().await.unwrap_or_default().into_iter().map(Arc::new).collect()
 }
 
 /// Every service declared in `schemas` (`vbus_service` attributes, [`Schema::services`]): (key,

@@ -44,7 +44,8 @@ struct NodeInner {
     closed: tokio::sync::watch::Sender<bool>,
 }
 
-/// A schema served by some node of the domain; from [`Node::fetch_schema`].
+/// A schema served by some node of the domain; from [`Node::fetch_schema`] and
+/// [`Node::served_schemas`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SchemaInfo {
     /// Fully qualified type name.
@@ -53,6 +54,8 @@ pub struct SchemaInfo {
     pub type_hash: u64,
     /// The binary FlatBuffers schema (`.bfbs`).
     pub bfbs: Vec<u8>,
+    /// The zenoh id of the node that served it, when the transport says.
+    pub served_by: Option<String>,
 }
 
 /// An endpoint announced on the bus; from [`Node::topics`].
@@ -440,27 +443,17 @@ impl Node {
             .await
             .map_err(Error::transport(format!("query the schema of `{type_name}`")))?;
         while let Ok(r) = replies.recv_async().await {
-            if let Ok(s) = r.into_result() {
-                let hash = s
-                    .attachment()
-                    .and_then(|a| wire::Header::decode(&a.to_bytes()).ok())
-                    .map(|h| h.type_hash);
-                if let Some(type_hash) = hash {
-                    return Ok(Some(SchemaInfo {
-                        type_name: type_name.to_owned(),
-                        type_hash,
-                        bfbs: s.payload().to_bytes().into_owned(),
-                    }));
-                }
+            if let Some(info) = schema_reply(r, type_name) {
+                return Ok(Some(info));
             }
         }
         Ok(None)
     }
 
     /// Every schema served in the domain, one entry per serving node and type (waiting at most
-    /// `history_timeout_ms` for the answers). Tools and bindings look among them for a type that
-    /// is not served under its own name, or for the request table that declares a service
-    /// (`vbus_service`): services have no liveliness token.
+    /// `history_timeout_ms`, and at least 500 ms, for every node to answer). Tools and bindings
+    /// look among them for a type that is not served under its own name, or for the request
+    /// table that declares a service (`vbus_service`): services have no liveliness token.
     pub async fn served_schemas(&self) -> Result<Vec<SchemaInfo>, Error> {
         let prefix = wire::schema_key(self.domain(), "");
         let replies = self
@@ -468,23 +461,14 @@ impl Node {
             .session
             .get(wire::schema_key(self.domain(), "**"))
             .consolidation(zenoh::query::ConsolidationMode::None)
-            .timeout(std::time::Duration::from_millis(self.inner.config.history_timeout_ms))
+            .timeout(std::time::Duration::from_millis(self.inner.config.history_timeout_ms.max(500)))
             .await
             .map_err(Error::transport("query the served schemas"))?;
         let mut out = Vec::new();
         while let Ok(r) = replies.recv_async().await {
-            let Ok(s) = r.into_result() else { continue };
-            let Some(type_name) = s.key_expr().as_str().strip_prefix(&prefix) else { continue };
-            let Some(type_hash) =
-                s.attachment().and_then(|a| wire::Header::decode(&a.to_bytes()).ok()).map(|h| h.type_hash)
-            else {
-                continue;
-            };
-            out.push(SchemaInfo {
-                type_name: type_name.to_owned(),
-                type_hash,
-                bfbs: s.payload().to_bytes().into_owned(),
-            });
+            let Ok(key) = r.result().map(|s| s.key_expr().as_str().to_owned()) else { continue };
+            let Some(type_name) = key.strip_prefix(&prefix) else { continue };
+            out.extend(schema_reply(r, type_name));
         }
         Ok(out)
     }
@@ -571,6 +555,20 @@ pub enum NodeEvent {
     Up(String),
     /// The named node is gone.
     Down(String),
+}
+
+/// A reply to a schema query as a [`SchemaInfo`] of `type_name`, if it carries a vbus header
+/// (the type hash).
+fn schema_reply(reply: zenoh::query::Reply, type_name: &str) -> Option<SchemaInfo> {
+    let served_by = reply.replier_id().map(|z| z.zid().to_string());
+    let s = reply.into_result().ok()?;
+    let type_hash = s.attachment().and_then(|a| wire::Header::decode(&a.to_bytes()).ok())?.type_hash;
+    Some(SchemaInfo {
+        type_name: type_name.to_owned(),
+        type_hash,
+        bfbs: s.payload().to_bytes().into_owned(),
+        served_by,
+    })
 }
 
 /// Stream of [`NodeEvent`]s; from [`Node::watch_nodes`].

@@ -274,14 +274,12 @@ async fn diagnose(r: &mut Report, node: &Node, domain: &str, duration: f64) -> R
     let served = schemas::scan(node).await;
     let mut by_type: BTreeMap<&str, BTreeMap<u64, BTreeSet<String>>> = BTreeMap::new();
     for s in &served {
-        if let Some(h) = s.type_hash {
-            by_type
-                .entry(&s.type_name)
-                .or_default()
-                .entry(h)
-                .or_default()
-                .insert(s.replier.clone().unwrap_or_else(|| "?".into()));
-        }
+        by_type
+            .entry(&s.type_name)
+            .or_default()
+            .entry(s.type_hash)
+            .or_default()
+            .insert(s.served_by.clone().unwrap_or_else(|| "?".into()));
     }
     let mut conflicts = 0;
     for (t, hashes) in &by_type {
