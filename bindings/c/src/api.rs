@@ -9,7 +9,7 @@ use std::{
 use vbus_rs::{Node, NodeConfig, NodeEvent, RecvError, Sample, Untyped};
 
 use crate::{
-    Failure, block_on, bytes_arg, ffi, opt_arg, out,
+    Failure, block_on, bytes_arg, check_out, ffi, opt_arg, out,
     registry::{self, Object},
     str_arg,
     types::*,
@@ -31,9 +31,10 @@ fn timed_out(what: &str, ms: u32) -> Failure {
     Failure::new(vbus_status::VBUS_ERR_TIMEOUT, format!("{what}: nothing within {ms} ms"))
 }
 
-unsafe fn qos_arg(p: *const vbus_qos) -> Result<Option<vbus_rs::QoS>, Failure> {
+/// A QoS argument; NULL is the default (`QoS::new()`, what the `dyn_` builders start from).
+unsafe fn qos_arg(p: *const vbus_qos) -> Result<vbus_rs::QoS, Failure> {
     // SAFETY: a valid `vbus_qos` or NULL.
-    unsafe { opt_arg(p) }.map(|q| q.to_qos()).transpose()
+    unsafe { opt_arg(p) }.map_or(Ok(vbus_rs::QoS::new()), |q| q.to_qos())
 }
 
 /// The key, type and QoS every endpoint takes.
@@ -41,7 +42,7 @@ unsafe fn endpoint_args<'a>(
     key: *const c_char,
     ty: *const vbus_type,
     qos: *const vbus_qos,
-) -> Result<(&'a str, vbus_rs::TypeInfo, Option<vbus_rs::QoS>), Failure> {
+) -> Result<(&'a str, vbus_rs::TypeInfo, vbus_rs::QoS), Failure> {
     // SAFETY: the caller's documented contracts.
     unsafe { Ok((str_arg(key, "key")?, vbus_type::to_type_info(ty, "type")?, qos_arg(qos)?)) }
 }
@@ -54,9 +55,7 @@ fn sample_handle(s: Sample<Untyped>) -> vbus_sample {
 // Nodes
 
 fn open(config: NodeConfig, node: *mut vbus_node) -> Result<(), Failure> {
-    if node.is_null() {
-        return Err(Failure::new(vbus_status::VBUS_ERR_NULL, "node: expected an out-pointer, found NULL"));
-    }
+    check_out(node, "node")?;
     let n = block_on("vbus_node_open", async { Node::open(config).await })??;
     // SAFETY: checked non-null above.
     unsafe { out(node, "node", vbus_node { id: registry::insert(Object::Node(n)) }) }
@@ -128,10 +127,7 @@ pub unsafe extern "C" fn vbus_publisher_create(
         // SAFETY: documented argument contracts.
         let (key, ty, qos) = unsafe { endpoint_args(key, r#type, qos) }?;
         let p = with_node(node, |n| {
-            let mut b = n.dyn_publisher(key, &ty);
-            if let Some(q) = qos {
-                b = b.qos(q);
-            }
+            let b = n.dyn_publisher(key, &ty).qos(qos);
             Ok(block_on("vbus_publisher_create", b.create())??)
         })?;
         // SAFETY: out-pointer (documented).
@@ -255,10 +251,7 @@ pub unsafe extern "C" fn vbus_subscriber_create(
         // SAFETY: documented argument contracts.
         let (key, ty, qos) = unsafe { endpoint_args(key, r#type, qos) }?;
         let s = with_node(node, |n| {
-            let mut b = n.dyn_subscriber(key, &ty);
-            if let Some(q) = qos {
-                b = b.qos(q);
-            }
+            let b = n.dyn_subscriber(key, &ty).qos(qos);
             Ok(block_on("vbus_subscriber_create", b.create())??)
         })?;
         // SAFETY: out-pointer (documented).
@@ -292,10 +285,7 @@ pub unsafe extern "C" fn vbus_subscriber_create_callback(
         };
         let cb = CCallback { f, ctx };
         let s = with_node(node, |n| {
-            let mut b = n.dyn_subscriber(key, &ty);
-            if let Some(q) = qos {
-                b = b.qos(q);
-            }
+            let b = n.dyn_subscriber(key, &ty).qos(qos);
             let b = b.callback(move |s: Sample<Untyped>| {
                 cb.call(&vbus_sample_info::of(&s));
             });
@@ -323,12 +313,7 @@ pub unsafe extern "C" fn vbus_subscriber_take(
     sample: *mut vbus_sample,
 ) -> vbus_status {
     ffi(|| {
-        if sample.is_null() {
-            return Err(Failure::new(
-                vbus_status::VBUS_ERR_NULL,
-                "sample: expected an out-pointer, found NULL",
-            ));
-        }
+        check_out(sample, "sample")?;
         let obj = registry::get(subscriber.id, "subscriber")?;
         let s = match &*obj {
             Object::Subscriber(s) => s,
@@ -367,12 +352,7 @@ pub unsafe extern "C" fn vbus_subscriber_next_event(
     event: *mut vbus_event,
 ) -> vbus_status {
     ffi(|| {
-        if event.is_null() {
-            return Err(Failure::new(
-                vbus_status::VBUS_ERR_NULL,
-                "event: expected an out-pointer, found NULL",
-            ));
-        }
+        check_out(event, "event")?;
         let obj = registry::get(subscriber.id, "subscriber")?;
         let poll = || match &*obj {
             Object::Subscriber(s) => s.try_next_event(),
@@ -498,12 +478,7 @@ pub unsafe extern "C" fn vbus_service_server_take(
     request: *mut vbus_request,
 ) -> vbus_status {
     ffi(|| {
-        if request.is_null() {
-            return Err(Failure::new(
-                vbus_status::VBUS_ERR_NULL,
-                "request: expected an out-pointer, found NULL",
-            ));
-        }
+        check_out(request, "request")?;
         let obj = registry::get(server.id, "service server")?;
         let Object::ServiceServer(s) = &*obj else { unreachable!("kind checked") };
         let r = match timeout_of(timeout_ms) {
@@ -636,12 +611,7 @@ pub unsafe extern "C" fn vbus_service_call(
     reply: *mut vbus_sample,
 ) -> vbus_status {
     ffi(|| {
-        if reply.is_null() {
-            return Err(Failure::new(
-                vbus_status::VBUS_ERR_NULL,
-                "reply: expected an out-pointer, found NULL",
-            ));
-        }
+        check_out(reply, "reply")?;
         // SAFETY: `len` readable bytes at `data` (documented).
         let bytes = unsafe { bytes_arg(data, len, "data") }?;
         let obj = registry::get(client.id, "service client")?;
@@ -676,10 +646,7 @@ pub unsafe extern "C" fn vbus_field_owner_create(
         // SAFETY: documented argument contracts.
         let (key, ty, qos) = unsafe { endpoint_args(key, r#type, qos) }?;
         let o = with_node(node, |n| {
-            let mut b = n.dyn_field_owner(key, &ty);
-            if let Some(q) = qos {
-                b = b.qos(q);
-            }
+            let b = n.dyn_field_owner(key, &ty).qos(qos);
             Ok(block_on("vbus_field_owner_create", b.create())??)
         })?;
         // SAFETY: out-pointer (documented).
@@ -723,10 +690,7 @@ pub unsafe extern "C" fn vbus_field_client_create(
         // SAFETY: documented argument contracts.
         let (key, ty, qos) = unsafe { endpoint_args(key, r#type, qos) }?;
         let c = with_node(node, |n| {
-            let mut b = n.dyn_field_client(key, &ty);
-            if let Some(q) = qos {
-                b = b.qos(q);
-            }
+            let b = n.dyn_field_client(key, &ty).qos(qos);
             Ok(block_on("vbus_field_client_create", b.create())??)
         })?;
         let id = registry::insert(Object::FieldClient(tokio::sync::Mutex::new(c)));
@@ -740,12 +704,7 @@ pub unsafe extern "C" fn vbus_field_client_create(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn vbus_field_get(client: vbus_field_client, value: *mut vbus_sample) -> vbus_status {
     ffi(|| {
-        if value.is_null() {
-            return Err(Failure::new(
-                vbus_status::VBUS_ERR_NULL,
-                "value: expected an out-pointer, found NULL",
-            ));
-        }
+        check_out(value, "value")?;
         let obj = registry::get(client.id, "field client")?;
         let Object::FieldClient(c) = &*obj else { unreachable!("kind checked") };
         let v = block_on("vbus_field_get", async { c.lock().await.get() })?.ok_or_else(|| {
@@ -766,12 +725,7 @@ pub unsafe extern "C" fn vbus_field_wait_changed(
     value: *mut vbus_sample,
 ) -> vbus_status {
     ffi(|| {
-        if value.is_null() {
-            return Err(Failure::new(
-                vbus_status::VBUS_ERR_NULL,
-                "value: expected an out-pointer, found NULL",
-            ));
-        }
+        check_out(value, "value")?;
         let obj = registry::get(client.id, "field client")?;
         let Object::FieldClient(c) = &*obj else { unreachable!("kind checked") };
         let wait = async { c.lock().await.changed().await };
@@ -818,12 +772,7 @@ pub unsafe extern "C" fn vbus_node_watcher_next(
     event: *mut vbus_node_event,
 ) -> vbus_status {
     ffi(|| {
-        if event.is_null() {
-            return Err(Failure::new(
-                vbus_status::VBUS_ERR_NULL,
-                "event: expected an out-pointer, found NULL",
-            ));
-        }
+        check_out(event, "event")?;
         let obj = registry::get(watcher.id, "node watcher")?;
         let Object::NodeWatcher(w) = &*obj else { unreachable!("kind checked") };
         let e = match timeout_of(timeout_ms) {

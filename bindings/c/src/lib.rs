@@ -210,14 +210,21 @@ pub(crate) unsafe fn bytes_arg<'a>(data: *const u8, len: usize, what: &str) -> R
     Ok(unsafe { std::slice::from_raw_parts(data, len) })
 }
 
-/// Store `value` through an out-pointer.
-pub(crate) unsafe fn out<T>(p: *mut T, what: &str, value: T) -> Result<(), Failure> {
+/// An out-pointer must not be NULL: checked before any work whose result it would lose (a
+/// taken sample, a request).
+pub(crate) fn check_out<T>(p: *mut T, what: &str) -> Result<(), Failure> {
     if p.is_null() {
         return Err(Failure::new(
             vbus_status::VBUS_ERR_NULL,
             format!("{what}: expected an out-pointer, found NULL"),
         ));
     }
+    Ok(())
+}
+
+/// Store `value` through an out-pointer.
+pub(crate) unsafe fn out<T>(p: *mut T, what: &str, value: T) -> Result<(), Failure> {
+    check_out(p, what)?;
     // SAFETY: non-null, and the caller passes a writable `T` (documented).
     unsafe { p.write(value) };
     Ok(())
