@@ -1,7 +1,6 @@
 //! The C++ output (`Config::cpp`), compiled and run with `g++ -std=c++17` against the FlatBuffers
 //! 23.5.26 headers of the `flatc` crate (found with `cargo metadata`) and the C API header
-//! `vbus/vbus.h` (`bindings/c/include/vbus.h`, or a stand-in with the contract's `vbus_qos` and
-//! constants while that does not exist): every message's `vbus::message_traits` has the Rust
+//! `vbus/vbus.h` (`bindings/c/include/vbus.h`): every message's `vbus::message_traits` has the Rust
 //! marker's type hash (`static_assert`) and schema bytes (compared at run time), the descriptors'
 //! QoS follow the schema attributes, and a table built with flatc's C++ builder verifies with
 //! flatc's verifier and reads back in Rust through the Rust marker's schema.
@@ -43,53 +42,14 @@ fn flatbuffers_include() -> PathBuf {
     dir
 }
 
-/// The stand-in for the C API header: exactly the contract's `vbus_qos` and constants.
-const VBUS_H_STAND_IN: &str = "\
-#pragma once
-#include <stdbool.h>
-#include <stdint.h>
-#define VBUS_RELIABILITY_DEFAULT 0
-#define VBUS_RELIABILITY_RELIABLE 1
-#define VBUS_RELIABILITY_BEST_EFFORT 2
-#define VBUS_PRIORITY_DEFAULT 0
-#define VBUS_PRIORITY_REAL_TIME 1
-#define VBUS_PRIORITY_INTERACTIVE_HIGH 2
-#define VBUS_PRIORITY_INTERACTIVE_LOW 3
-#define VBUS_PRIORITY_DATA_HIGH 4
-#define VBUS_PRIORITY_DATA 5
-#define VBUS_PRIORITY_DATA_LOW 6
-#define VBUS_PRIORITY_BACKGROUND 7
-#define VBUS_CONGESTION_DEFAULT 0
-#define VBUS_CONGESTION_DROP 1
-#define VBUS_CONGESTION_BLOCK 2
-typedef struct vbus_qos {
-    uint8_t reliability;
-    uint8_t priority;
-    bool express;
-    uint8_t congestion;
-    uint16_t history;
-    uint16_t queue;
-    uint32_t deadline_ms;
-    uint32_t lifespan_ms;
-    bool e2e;
-} vbus_qos;
-";
-
-/// A directory under `dir` with `vbus/vbus.h`: forwarding to the real C API header when the
-/// repository has it, else the stand-in.
+/// A directory under `dir` with `vbus/vbus.h`, forwarding to the C API header of the repository
+/// (`bindings/c/include/vbus.h`, where the generated code includes it from in an installed SDK).
 fn vbus_h(dir: &Path) -> PathBuf {
     let inc = dir.join("inc");
     std::fs::create_dir_all(inc.join("vbus")).unwrap();
     let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bindings/c/include/vbus.h");
-    let text = if real.is_file() {
-        let real = real.canonicalize().unwrap();
-        eprintln!("vbus/vbus.h: {}", real.display());
-        format!("#include {:?}\n", real.display().to_string())
-    } else {
-        eprintln!("vbus/vbus.h: the stand-in ({} does not exist)", real.display());
-        VBUS_H_STAND_IN.to_string()
-    };
-    std::fs::write(inc.join("vbus/vbus.h"), text).unwrap();
+    let real = real.canonicalize().unwrap_or_else(|e| panic!("{}: {e}", real.display()));
+    std::fs::write(inc.join("vbus/vbus.h"), format!("#include {:?}\n", real.display().to_string())).unwrap();
     inc
 }
 
