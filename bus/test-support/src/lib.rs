@@ -32,6 +32,7 @@ pub mod types {
 }
 
 pub mod dds;
+pub mod sdk;
 
 /// Longest a test waits for any one thing before failing (a watchdog, not a speed assertion).
 pub const WATCHDOG: Duration = Duration::from_secs(60);
@@ -79,6 +80,15 @@ pub async fn router_node(name: &str, domain: &str) -> (Node, String) {
             .connect(Vec::<String>::new()),
     )
     .await
+}
+
+/// The path samples between processes of this host take in this run: shared memory by default,
+/// zenoh when a suite runs again with `VBUS_SHARED_MEMORY=off` (scripts/test.sh does).
+pub fn expected_path() -> vbus::DataPath {
+    match std::env::var("VBUS_SHARED_MEMORY").as_deref() {
+        Ok("off" | "0" | "false" | "no") => vbus::DataPath::Zenoh,
+        _ => vbus::DataPath::SharedMemory,
+    }
 }
 
 /// The config of a peer that connects to `endpoint` and listens on an ephemeral loopback port

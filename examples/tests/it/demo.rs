@@ -7,24 +7,8 @@ use std::{process::Command, time::Duration};
 /// first (scripts/install-c.sh), as scripts/demo.sh builds it.
 fn cpp_cluster() -> std::path::PathBuf {
     let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-    let sdk = std::env::var_os("VBUS_SDK").map(Into::into).unwrap_or_else(|| root.join("target/vbus-sdk"));
-    assert!(
-        sdk.join("lib/cmake/vbus/vbusConfig.cmake").is_file(),
-        "no C/C++ SDK in {}: run scripts/install-c.sh first (scripts/test.sh does)",
-        sdk.display()
-    );
     let build = root.join("target/cpp-demo-test");
-    for args in [
-        vec!["-S".into(), root.join("examples/cpp"), "-B".into(), build.clone(), {
-            let mut a = std::ffi::OsString::from("-DCMAKE_PREFIX_PATH=");
-            a.push(&sdk);
-            a.into()
-        }],
-        vec!["--build".into(), build.clone(), "--target".into(), "vbus-cpp-cluster".into()],
-    ] {
-        let out = Command::new("cmake").args(&args).output().expect("run cmake");
-        assert!(out.status.success(), "cmake {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
+    vbus_test_support::sdk::build_cmake(&root.join("examples/cpp"), &build, Some("vbus-cpp-cluster"));
     build.join("vbus-cpp-cluster")
 }
 

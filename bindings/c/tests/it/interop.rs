@@ -20,7 +20,7 @@ async fn cpp_ecu_publishes_serves_and_follows_a_field_with_rust_peers() {
     watchdog(async {
         const N: u32 = 200;
         let tmp = TempDir::new("cpp-ecu");
-        sdk::build_cmake(&repo().join("examples/cpp"), &tmp.join("build"));
+        vbus_test_support::sdk::build_cmake(&repo().join("examples/cpp"), &tmp.join("build"), None);
         let domain = unique_domain("cpp");
         let (rust, ep) = peer_node("rust", &domain).await;
         let speed = rust.subscriber(topics::chassis::SPEED).create().await.unwrap();
@@ -32,10 +32,7 @@ async fn cpp_ecu_publishes_serves_and_follows_a_field_with_rust_peers() {
 
         // Every sample, in order, with the values the C++ side computed, through shared memory
         // (the library's same-host path; zenoh when the suite runs with it off).
-        let path = match std::env::var("VBUS_SHARED_MEMORY").as_deref() {
-            Ok("off" | "0" | "false" | "no") => vbus_rs::DataPath::Zenoh,
-            _ => vbus_rs::DataPath::SharedMemory,
-        };
+        let path = vbus_test_support::expected_path();
         for i in 1..=N {
             let s = speed.recv_timeout(WATCHDOG).await.unwrap();
             assert_eq!(s.seq(), u64::from(i));
@@ -97,7 +94,7 @@ async fn python_reads_the_cpp_topic_and_calls_the_rust_service() {
     watchdog(async {
         const N: u32 = 100;
         let tmp = TempDir::new("py-cpp");
-        sdk::build_cmake(&repo().join("examples/cpp"), &tmp.join("build"));
+        vbus_test_support::sdk::build_cmake(&repo().join("examples/cpp"), &tmp.join("build"), None);
         let domain = unique_domain("pycpp");
         let (rust, ep) = peer_node("rust", &domain).await;
         let server = rust.service_server(services::body::SET_DRIVE_MODE).create().await.unwrap();
@@ -200,33 +197,14 @@ async fn c_sees_events_counters_callbacks_and_liveliness() {
     watchdog(async {
         let tmp = TempDir::new("c-events");
         let exe = sdk::build_c(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/events.c"), tmp.path());
-        let domain = unique_domain("cev");
-        let (rust, ep) = peer_node("rust", &domain).await;
-        let mut speed = rust.publisher(topics::chassis::SPEED).create().await.unwrap();
-        let cfg = sdk::config_file(tmp.path(), &peer_config("c-events", &domain, &ep));
         let schema = tmp.join("speed.bfbs");
         std::fs::write(&schema, vehicle::VehicleSpeedMsg::SCHEMA).unwrap();
-        let mut c = tokio::process::Command::new(&exe)
-            .arg(&cfg)
-            .arg(&schema)
-            .arg(format!("{:x}", vehicle::VehicleSpeedMsg::TYPE_HASH))
-            .stdout(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut i = 0u32;
-        let status = loop {
-            tokio::select! {
-                status = c.wait() => break status.unwrap(),
-                _ = tokio::time::sleep(Duration::from_millis(20)) => {
-                    i += 1;
-                    speed.publish(&vehicle::VehicleSpeedT { kph: 1.0, odometer_m: f64::from(i) }).unwrap();
-                }
-            }
-        };
-        let out = c.wait_with_output().await.unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(status.success(), "events.c: {status}\n{stdout}");
+        let stdout = sdk::against_rust_publisher("c-events", tmp.path(), |cfg| {
+            let mut c = Command::new(&exe);
+            c.arg(cfg).arg(&schema).arg(format!("{:x}", vehicle::VehicleSpeedMsg::TYPE_HASH));
+            c
+        })
+        .await;
         for what in ["liveliness", "mismatch", "mismatch counted", "deadline", "callback"] {
             assert!(
                 stdout.lines().any(|l| l.starts_with(&format!("ok {what}:"))),

@@ -1,10 +1,10 @@
 //! The README's C, C++ and Python examples, compiled and run against a Rust publisher.
 
-use std::{path::Path, process::Command, time::Duration};
+use std::{path::Path, process::Command};
 
-use vbus_demo_types::{demo::vehicle, topics};
-use vbus_rs::{Message, Node};
-use vbus_test_support::{TempDir, peer_config, peer_node, unique_domain, watchdog};
+use vbus_demo_types::demo::vehicle;
+use vbus_rs::Message;
+use vbus_test_support::{TempDir, watchdog};
 
 use crate::sdk;
 
@@ -18,34 +18,10 @@ fn example(lang: &str) -> String {
     section[start..].split("\n```").next().unwrap().to_owned()
 }
 
-/// Publish chassis/speed from Rust until `run` (a process started with a node config connected
-/// to this one) exits; its stdout.
+/// The example run by `run` against a Rust publisher ([`sdk::against_rust_publisher`]) prints a
+/// line for each of three samples; its stdout.
 async fn against_rust_publisher(tag: &str, tmp: &Path, run: impl FnOnce(&Path) -> Command) -> String {
-    let domain = unique_domain(tag);
-    let (node, ep): (Node, String) = peer_node("rust", &domain).await;
-    let cfg = sdk::config_file(tmp, &peer_config(tag, &domain, &ep));
-    let mut publisher = node.publisher(topics::chassis::SPEED).create().await.unwrap();
-    let mut child = tokio::process::Command::from(run(&cfg))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut i = 0u32;
-    let out = loop {
-        tokio::select! {
-            status = child.wait() => {
-                let status = status.unwrap();
-                let out = child.wait_with_output().await.unwrap();
-                assert!(status.success(), "{tag} example failed ({status}): {}", String::from_utf8_lossy(&out.stderr));
-                break String::from_utf8_lossy(&out.stdout).into_owned();
-            }
-            _ = tokio::time::sleep(Duration::from_millis(20)) => {
-                i += 1;
-                publisher.publish(&vehicle::VehicleSpeedT { kph: 50.0, odometer_m: f64::from(i) }).unwrap();
-            }
-        }
-    };
+    let out = sdk::against_rust_publisher(tag, tmp, run).await;
     assert_eq!(out.lines().count(), 3, "{tag}: three samples printed:\n{out}");
     out
 }

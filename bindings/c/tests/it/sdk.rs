@@ -7,30 +7,7 @@ use std::{
 };
 
 use vbus_rs::NodeConfig;
-
-/// Where scripts/install-c.sh installed the SDK: `$VBUS_SDK`, else `target/vbus-sdk`.
-pub fn prefix() -> PathBuf {
-    let p = std::env::var_os("VBUS_SDK")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/vbus-sdk"));
-    assert!(
-        p.join("lib/libvbus.so").is_file() && p.join("include/vbus/vbus.h").is_file(),
-        "no vbus SDK in {}: run scripts/install-c.sh first (scripts/test.sh does)",
-        p.display()
-    );
-    p
-}
-
-pub fn run(cmd: &mut Command, what: &str) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+pub use vbus_test_support::sdk::{prefix, run};
 
 /// Compile one C source against the SDK with gcc, warnings as errors, with the flags its
 /// pkg-config file (`vbus.pc`) gives; the executable's path.
@@ -56,21 +33,6 @@ pub fn build_c(source: &Path, out_dir: &Path) -> PathBuf {
     exe
 }
 
-/// Configure and build a CMake project against the SDK (`find_package(vbus)`).
-pub fn build_cmake(source_dir: &Path, build_dir: &Path) {
-    run(
-        Command::new("cmake")
-            .arg("-S")
-            .arg(source_dir)
-            .arg("-B")
-            .arg(build_dir)
-            .arg(format!("-DCMAKE_PREFIX_PATH={}", prefix().display()))
-            .arg("-DCMAKE_BUILD_TYPE=Debug"),
-        "cmake configure",
-    );
-    run(Command::new("cmake").arg("--build").arg(build_dir).arg("-j2"), "cmake --build");
-}
-
 /// Write a node config file for a C/C++ process (its JSON, through the same serialiser).
 pub fn config_file(dir: &Path, config: &NodeConfig) -> PathBuf {
     let path = dir.join(format!("{}.json5", config.name));
@@ -91,4 +53,37 @@ pub fn python() -> PathBuf {
         p.display()
     );
     p
+}
+
+/// Publish `chassis/speed` from a Rust node named `rust` every 20 ms until the process that
+/// `run` builds (given the path of a node config connected to that node, written in `dir`) exits;
+/// it must succeed. Its stdout.
+pub async fn against_rust_publisher(tag: &str, dir: &Path, run: impl FnOnce(&Path) -> Command) -> String {
+    use vbus_demo_types::{demo::vehicle, topics};
+    let domain = vbus_test_support::unique_domain(tag);
+    let (node, ep) = vbus_test_support::peer_node("rust", &domain).await;
+    let cfg = config_file(dir, &vbus_test_support::peer_config(tag, &domain, &ep));
+    let mut publisher = node.publisher(topics::chassis::SPEED).create().await.unwrap();
+    let mut child = tokio::process::Command::from(run(&cfg))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut i = 0u32;
+    loop {
+        tokio::select! {
+            status = child.wait() => {
+                let status = status.unwrap();
+                let out = child.wait_with_output().await.unwrap();
+                let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+                assert!(status.success(), "{tag} failed ({status}):\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+                return stdout;
+            }
+            _ = tokio::time::sleep(std::time::Duration::from_millis(20)) => {
+                i += 1;
+                publisher.publish(&vehicle::VehicleSpeedT { kph: 50.0, odometer_m: f64::from(i) }).unwrap();
+            }
+        }
+    }
 }

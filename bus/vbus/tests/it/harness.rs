@@ -1,9 +1,9 @@
 //! The suite's harness: the shared test support (`vbus-test-support`: loopback nodes, watchdog,
-//! child processes running the roles of `child.rs`) and this suite's data-path switch.
+//! the data-path switch, child processes running the roles of `child.rs`).
 
 use vbus_test_support::child::{self, ChildEnv};
 pub use vbus_test_support::{
-    WATCHDOG, child::Child, field, peer_node as parent_node, unique_domain, watchdog,
+    WATCHDOG, child::Child, expected_path, field, peer_node as parent_node, unique_domain, watchdog,
 };
 
 /// A child process running `role` as node `name`, connected to `connect`.
@@ -28,13 +28,4 @@ pub fn spawn_in(
         args: args.iter().map(|a| (*a).to_owned()).collect(),
     };
     child::spawn_in(wrapper, &env)
-}
-
-/// The path samples between processes of this host take in this run: shared memory by default,
-/// zenoh when the suite runs again with `VBUS_SHARED_MEMORY=off` (scripts/test.sh runs both).
-pub fn expected_path() -> vbus::DataPath {
-    match std::env::var("VBUS_SHARED_MEMORY").as_deref() {
-        Ok("off" | "0" | "false" | "no") => vbus::DataPath::Zenoh,
-        _ => vbus::DataPath::SharedMemory,
-    }
 }
