@@ -119,6 +119,10 @@ impl TypeInfo {
         self.name.clone()
     }
 
+    pub(crate) fn schema_arc(&self) -> Arc<[u8]> {
+        self.schema.clone()
+    }
+
     /// Whether `bytes` are a valid payload of this type.
     pub fn verify(&self, bytes: &[u8]) -> Result<(), String> {
         match &self.verify {

@@ -384,7 +384,7 @@ impl Node {
         if ty.schema().is_empty() {
             return Ok(());
         }
-        self.serve_schema_bytes(ty.name(), ty.hash(), ty.schema().into())
+        self.serve_schema_bytes(ty.name(), ty.hash(), ty.schema_arc())
     }
 
     /// Serve the binary schema (`.bfbs` with `root_table` set to the type) of a type this node
