@@ -264,13 +264,9 @@ impl vbus_type {
             None if !schema.is_empty() => {
                 let parsed = vbus_reflect::Schema::from_bfbs(&schema)
                     .map_err(|e| Failure::invalid(format!("{what}.schema: not a valid .bfbs: {e}")))?;
-                parsed.table(&name).map_err(|e| {
+                Arc::new(vbus_reflect::verifier(Arc::new(parsed), &name).map_err(|e| {
                     Failure::invalid(format!("{what}.schema: expected a schema with table `{name}`: {e}"))
-                })?;
-                let type_name = name.clone();
-                Arc::new(move |b: &[u8]| {
-                    vbus_reflect::verify(&parsed, &type_name, b).map_err(|e| e.to_string())
-                })
+                })?)
             }
             None => {
                 return Err(Failure::invalid(format!(

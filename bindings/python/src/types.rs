@@ -33,7 +33,7 @@ impl TypeCtx {
 
     /// [`TypeCtx::new`] with the schema already parsed from `bfbs`.
     pub fn parsed(name: &str, bfbs: &[u8], schema: Arc<Schema>, hash: Option<u64>) -> Result<Self> {
-        schema.table(name)?;
+        let verify = Arc::new(vbus_reflect::verifier(schema.clone(), name)?);
         let hash = match hash {
             Some(h) => h,
             None => schema
@@ -42,8 +42,6 @@ impl TypeCtx {
         };
         // What each type serves: the schema cut down to what its table needs, rooted at it.
         let served = vbus_reflect::subset_bfbs(bfbs, name)?;
-        let (s, n) = (schema.clone(), name.to_owned());
-        let verify = Arc::new(move |b: &[u8]| vbus_reflect::verify(&s, &n, b).map_err(|e| e.to_string()));
         let info = TypeInfo::new(name, hash, verify).with_schema(served);
         Ok(Self { name: name.to_owned(), hash, schema, info })
     }

@@ -95,6 +95,17 @@ pub fn verify(schema: &Schema, type_name: &str, payload: &[u8]) -> Result<(), Er
     verify_object(schema, obj, payload, &Limits::default()).map_err(into_error(type_name))
 }
 
+/// A verifier of `type_name` payloads over `schema` (checked to hold that table), with the
+/// error as text: what a run-time message type (`vbus::TypeInfo`) of the bindings verifies with.
+pub fn verifier(
+    schema: std::sync::Arc<Schema>,
+    type_name: &str,
+) -> Result<impl Fn(&[u8]) -> Result<(), String> + Send + Sync + 'static, Error> {
+    schema.table(type_name)?;
+    let type_name = type_name.to_owned();
+    Ok(move |payload: &[u8]| verify(&schema, &type_name, payload).map_err(|e| e.to_string()))
+}
+
 /// Verify `payload` as a `type_name` table of `schema`, then decode it to JSON (see the crate
 /// docs for the mapping).
 pub fn decode_to_json(schema: &Schema, type_name: &str, payload: &[u8]) -> Result<Value, Error> {

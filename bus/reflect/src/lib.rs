@@ -77,7 +77,7 @@ mod service;
 mod subset;
 mod suggest;
 
-pub use decode::{Limits, decode_to_json, decode_to_json_with, verify};
+pub use decode::{Limits, decode_to_json, decode_to_json_with, verifier, verify};
 pub use encode::encode_from_json;
 pub use error::Error;
 pub use hash::fnv1a64;
