@@ -274,7 +274,15 @@ impl vbus_type {
                 )));
             }
         };
-        Ok(TypeInfo::new(&name, t.hash, verifier).with_schema(schema))
+        // Served as every publisher serves a schema: cut to what the table needs, rooted at it
+        // (a C program may pass its whole `.bfbs`).
+        let served = if schema.is_empty() {
+            schema
+        } else {
+            vbus_reflect::subset_bfbs(&schema, &name)
+                .map_err(|e| Failure::invalid(format!("{what}.schema: cannot cut it to `{name}`: {e}")))?
+        };
+        Ok(TypeInfo::new(&name, t.hash, verifier).with_schema(served))
     }
 }
 

@@ -174,8 +174,9 @@ async fn bad_input_gets_a_status_and_a_message_never_a_crash() {
         let domain = unique_domain("cbad");
         let (_rust, ep) = peer_node("rust", &domain).await;
         let cfg = sdk::config_file(tmp.path(), &peer_config("bad", &domain, &ep));
-        let schema = tmp.join("speed.bfbs");
-        std::fs::write(&schema, vehicle::VehicleSpeedMsg::SCHEMA).unwrap();
+        // The whole file's `.bfbs` (every demo type), as a C program may pass it.
+        let schema = tmp.join("vehicle.bfbs");
+        std::fs::write(&schema, vbus_demo_types::SCHEMA_BFBS).unwrap();
         let out = tokio::process::Command::new(&exe).arg(&cfg).arg(&schema).output().await.unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
